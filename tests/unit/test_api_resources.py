@@ -55,7 +55,7 @@ def test_filter_by_kind(tmp_path: Path) -> None:
         (GOOD.replace("rate: 50", "rate: 50\n  colour: red"), "DataProducer/shop: spec.colour"),
         (GOOD.replace("kind: DataProducer", "kind: DataProduser"), "unknown kind 'DataProduser'"),
         (GOOD.replace("topics: {transactions: transactions}", "topics: {}"), "spec.topics"),
-        (GOOD + "---" + GOOD.split("---")[3], "declared twice"),
+        (GOOD + "---" + GOOD.split("---")[2], "declared twice"),
     ],
 )
 def test_invalid_files_name_resource_and_field(tmp_path: Path, text: str, expected: str) -> None:
