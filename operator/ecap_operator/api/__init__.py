@@ -19,7 +19,16 @@ from .common import (
 from .data_producer import DataProducerSpec, DataProducerStatus
 from .delta_table import Column, DeltaTableSpec, DeltaTableStatus
 from .kafka_topic import KafkaTopicSpec, KafkaTopicStatus
-from .resources import KINDS, Kind, Resource, ResourceError, check_references, load_resources, parse_resource
+from .resources import (
+    KINDS,
+    Kind,
+    Resource,
+    ResourceError,
+    check_references,
+    load_resources,
+    parse_resource,
+    topic_name,
+)
 from .segmentation_run import SegmentationRunSpec, SegmentationRunStatus
 from .streaming_pipeline import StreamingPipelineSpec, StreamingPipelineStatus
 
@@ -52,5 +61,6 @@ __all__ = [
     "check_references",
     "load_resources",
     "parse_resource",
+    "topic_name",
     "to_wire",
 ]

@@ -145,3 +145,12 @@ def check_references(resources: list[Resource[BaseModel]]) -> None:
                 raise ResourceError(
                     f"{res.ref}: spec.{field}: KafkaTopic {ref!r} is not declared in namespace {res.namespace!r}"
                 )
+
+
+def topic_name(resources: list[Resource[BaseModel]], namespace: str, ref: str) -> str:
+    """The broker topic name behind a ``KafkaTopic`` reference (``topicName`` or the resource name)."""
+    for res in resources:
+        if res.kind == "KafkaTopic" and res.namespace == namespace and res.name == ref:
+            assert isinstance(res.spec, KafkaTopicSpec)  # noqa: S101 - guaranteed by kind
+            return res.spec.topic_name or res.name
+    raise ResourceError(f"KafkaTopic {ref!r} is not declared in namespace {namespace!r}")
