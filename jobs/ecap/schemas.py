@@ -76,15 +76,31 @@ CHANNELS: Final = ("web", "mobile_app", "mobile_web", "marketplace")
 DEVICE_TYPES: Final = ("desktop", "mobile", "tablet")
 CURRENCY: Final = "USD"
 USER_EVENT_TYPES: Final = (
-    "page_view", "product_view", "search", "add_to_cart", "login", "begin_checkout", "wishlist_add",
-    "remove_from_cart", "complete_checkout", "review_write", "contact_support", "newsletter_signup",
-    "account_create", "logout",
+    "page_view",
+    "product_view",
+    "search",
+    "add_to_cart",
+    "login",
+    "begin_checkout",
+    "wishlist_add",
+    "remove_from_cart",
+    "complete_checkout",
+    "review_write",
+    "contact_support",
+    "newsletter_signup",
+    "account_create",
+    "logout",
 )
 PRODUCT_UPDATE_TYPES: Final = ("price_change", "stock_update", "description_update", "status_change")
 PRODUCT_STATUSES: Final = ("active", "out_of_stock", "discontinued")
 VISITOR_SEGMENTS: Final = ("new", "returning", "loyal", "power")
 FRAUD_TYPES: Final = (
-    "velocity_attack", "card_testing", "amount_anomaly", "location_anomaly", "time_anomaly", "device_anomaly",
+    "velocity_attack",
+    "card_testing",
+    "amount_anomaly",
+    "location_anomaly",
+    "time_anomaly",
+    "device_anomaly",
 )
 CATEGORY_PRICE_RANGES: Final[dict[str, tuple[float, float]]] = {
     "Electronics": (50.0, 2000.0),

@@ -65,5 +65,7 @@ def test_invalid_files_name_resource_and_field(tmp_path: Path, text: str, expect
 
 def test_missing_topic_reference_is_named(tmp_path: Path) -> None:
     text = GOOD.replace("topics: {transactions: transactions}", "topics: {transactions: orders}")
-    with pytest.raises(ResourceError, match=r"DataProducer/shop: spec\.topics\.transactions: KafkaTopic 'orders'"):
+    with pytest.raises(
+        ResourceError, match=r"DataProducer/shop: spec\.topics\.transactions: KafkaTopic 'orders'"
+    ):
         check_references(load_resources(write(tmp_path, text)))

@@ -98,7 +98,7 @@ class KafkaConnection(ApiModel):
     """How a workload reaches Kafka. Credentials only ever come from a Secret reference."""
 
     bootstrap_servers: Annotated[str | None, Field(min_length=1)] = None
-    """host:port list; defaults to the Strimzi cluster's bootstrap service (or the embedded broker locally)."""
+    """host:port list; defaults to the Strimzi bootstrap service (locally: the embedded broker)."""
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     credentials_secret: SecretRef | None = None

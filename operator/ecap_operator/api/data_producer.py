@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -46,17 +46,7 @@ FraudType = Literal[
 class FraudSettings(ApiModel):
     rate: Annotated[float, Field(ge=0.0, le=0.5)] = 0.001
     """Share of transactions that are injected fraud (default 0.1 %)."""
-    types: list[FraudType] = Field(
-        default_factory=lambda: [
-            "velocity_attack",
-            "card_testing",
-            "amount_anomaly",
-            "location_anomaly",
-            "time_anomaly",
-            "device_anomaly",
-        ],
-        min_length=1,
-    )
+    types: list[FraudType] = Field(default_factory=lambda: list(get_args(FraudType)), min_length=1)
 
 
 class PatternSettings(ApiModel):

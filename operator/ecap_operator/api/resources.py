@@ -31,16 +31,46 @@ class Kind:
 KINDS: Final[dict[str, Kind]] = {
     k.kind: k
     for k in (
-        Kind("KafkaTopic", "kafkatopics", ("ekt",), KafkaTopicSpec, KafkaTopicStatus,
-             "A Kafka topic, reconciled into a Strimzi KafkaTopic."),
-        Kind("DataProducer", "dataproducers", ("dp",), DataProducerSpec, DataProducerStatus,
-             "A synthetic shop emitting events to Kafka, run as a Deployment."),
-        Kind("StreamingPipeline", "streamingpipelines", ("sp", "pipeline"), StreamingPipelineSpec,
-             StreamingPipelineStatus, "Kafka to Delta streaming analytics, run as a SparkApplication."),
-        Kind("DeltaTable", "deltatables", ("dt",), DeltaTableSpec, DeltaTableStatus,
-             "A managed Delta Lake table with scheduled maintenance."),
-        Kind("SegmentationRun", "segmentationruns", ("seg",), SegmentationRunSpec, SegmentationRunStatus,
-             "RFM segmentation and customer lifetime value, run as a Spark batch job."),
+        Kind(
+            "KafkaTopic",
+            "kafkatopics",
+            ("ekt",),
+            KafkaTopicSpec,
+            KafkaTopicStatus,
+            "A Kafka topic, reconciled into a Strimzi KafkaTopic.",
+        ),
+        Kind(
+            "DataProducer",
+            "dataproducers",
+            ("dp",),
+            DataProducerSpec,
+            DataProducerStatus,
+            "A synthetic shop emitting events to Kafka, run as a Deployment.",
+        ),
+        Kind(
+            "StreamingPipeline",
+            "streamingpipelines",
+            ("sp", "pipeline"),
+            StreamingPipelineSpec,
+            StreamingPipelineStatus,
+            "Kafka to Delta streaming analytics, run as a SparkApplication.",
+        ),
+        Kind(
+            "DeltaTable",
+            "deltatables",
+            ("dt",),
+            DeltaTableSpec,
+            DeltaTableStatus,
+            "A managed Delta Lake table with scheduled maintenance.",
+        ),
+        Kind(
+            "SegmentationRun",
+            "segmentationruns",
+            ("seg",),
+            SegmentationRunSpec,
+            SegmentationRunStatus,
+            "RFM segmentation and customer lifetime value, run as a Spark batch job.",
+        ),
     )
 }
 
@@ -71,7 +101,9 @@ def describe_validation_error(where: str, err: ValidationError) -> str:
     lines = []
     for problem in err.errors():
         field = ".".join(str(p) for p in problem["loc"])
-        lines.append(f"{where}: spec.{field}: {problem['msg']}" if field else f"{where}: spec: {problem['msg']}")
+        lines.append(
+            f"{where}: spec.{field}: {problem['msg']}" if field else f"{where}: spec: {problem['msg']}"
+        )
     return "\n".join(lines)
 
 

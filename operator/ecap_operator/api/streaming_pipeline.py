@@ -44,7 +44,9 @@ class FraudDetectionSettings(ApiModel):
     max_travel_kmh: Annotated[float, Field(gt=0, le=20000)] = 900.0
     card_testing_max_amount: Annotated[float, Field(gt=0)] = 5.0
     card_testing_min_count: Annotated[int, Field(ge=2, le=1000)] = 3
-    night_hours: Annotated[list[int], Field(min_length=2, max_length=2)] = Field(default_factory=lambda: [2, 4])
+    night_hours: Annotated[list[int], Field(min_length=2, max_length=2)] = Field(
+        default_factory=lambda: [2, 4]
+    )
     """Local hours [start, end) considered night-time anomalies."""
     alert_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
 
