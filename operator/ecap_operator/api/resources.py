@@ -175,7 +175,8 @@ def check_references(resources: list[Resource[BaseModel]]) -> None:
         for field, ref in refs.items():
             if (res.namespace, ref) not in topics:
                 raise ResourceError(
-                    f"{res.ref}: spec.{field}: KafkaTopic {ref!r} is not declared in namespace {res.namespace!r}"
+                    f"{res.ref}: spec.{field}: KafkaTopic {ref!r} "
+                    f"is not declared in namespace {res.namespace!r}"
                 )
 
 
