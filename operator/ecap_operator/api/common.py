@@ -28,6 +28,8 @@ class ApiModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        # Attribute docstrings become schema descriptions, so `kubectl explain` shows them.
+        use_attribute_docstrings=True,
     )
 
 
