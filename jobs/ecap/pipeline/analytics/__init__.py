@@ -58,7 +58,8 @@ not sums, a session spans micro-batches) - and derived columns recomputed from t
 ``average_order_value, active_sessions, converted_sessions, active_customers, conversion_rate,
 top_products`` (array of struct(product_id, revenue), top 5 by revenue). Late rows just update the
 older window's row (no watermark needed; nothing dropped).
-``kpi_partials(transactions: DataFrame | None, user_events: DataFrame | None, window_seconds: Sequence[int]) -> DataFrame``
+``kpi_partials(transactions: DataFrame | None, user_events: DataFrame | None,
+               window_seconds: Sequence[int]) -> DataFrame``
     One batch -> KPI rows (KPI_SCHEMA) for the windows it touches.
 ``merge_kpis(existing: DataFrame | None, partials: DataFrame) -> DataFrame``
     Current ``kpis`` rows (at least those with the partials' keys; others are ignored) + partials ->
@@ -77,7 +78,8 @@ Attribution (``attribution.py``) - a stream-stream interval join with watermarks
 ``session_starts(user_events: DataFrame) -> DataFrame``
     Stateless filter: each session's first event (lowest ``sequence``, the journey's first step) ->
     ``session_id, session_customer_id, session_channel, session_start``.
-``attribute_purchases(user_events, transactions, attribution_window_minutes: int, watermark_seconds: int, lookback_minutes: int | None = None) -> DataFrame``
+``attribute_purchases(user_events, transactions, attribution_window_minutes: int,
+                      watermark_seconds: int, lookback_minutes: int | None = None) -> DataFrame``
     Works on streaming and static DataFrames (withWatermark on both sides, event-time range
     condition ``session_start <= purchase_time <= session_start + lookback``). Left outer from
     transactions: a purchase whose session start never shows up is still emitted (after the
@@ -90,7 +92,8 @@ Fraud (``fraud.py``)
 State table ``customer_profiles`` (PROFILE_SCHEMA, key ``customer_id``): orders, first/last order
 time, last trusted lat/lon, home country, known devices, recent amounts (for the median "usual"
 order value) and recent order times/amounts (velocity and card testing across batch boundaries).
-``score_transactions(transactions: DataFrame, profiles: DataFrame | None, settings: FraudDetectionSettings) -> DataFrame``
+``score_transactions(transactions: DataFrame, profiles: DataFrame | None,
+                     settings: FraudDetectionSettings) -> DataFrame``
     One batch of clean transactions + the profiles as of before this batch -> every transaction
     with ``fraud_score`` in [0, 1], ``fraud_reasons`` (array<string>), ``fraud_severity``
     (low/medium/high/critical) and ``is_alert`` (score >= alert_threshold). Several orders of one

@@ -1,0 +1,303 @@
+"""Windowed KPIs as mergeable per-micro-batch partials.
+
+Design: each micro-batch aggregates its own rows per tumbling window into rows keyed by
+``(window_seconds, window_start)``; the runner MERGEs them into the ``kpis`` Delta table through
+:func:`merge_kpis`, which adds the additive parts and recomputes the ratios. Distinct counts
+(sessions, customers) are not additive - one session spans several micro-batches - so they are kept
+as HyperLogLog sketches, which union exactly like sets and stay a few KB however busy the window.
+Top products are not mergeable from per-batch top lists either, so the per-product revenue map is
+kept and the top 5 derived from it. Compared with a watermarked streaming aggregation this never
+drops a late event (it just updates an older window) and needs no aggregation state store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from ecap.schemas import TS
+
+from .errors import AnalyticsInputError, require_columns, require_utc_session
+from .spark_types import spark_schema
+
+TOP_PRODUCTS: Final = 5
+HLL_LG_CONFIG_K: Final = 12
+"""2^12 buckets: about 1.6 % standard error at scale, exact-ish for small windows."""
+KEY: Final = ("window_seconds", "window_start")
+COMPLETED_CHECKOUT: Final = "complete_checkout"
+
+REVENUE: Final = pa.decimal128(18, 2)
+TOP_PRODUCT: Final = pa.struct([pa.field("product_id", pa.string()), pa.field("revenue", REVENUE)])
+KPI_SCHEMA: Final = pa.schema(
+    [
+        pa.field("window_seconds", pa.int32(), nullable=False),
+        pa.field("window_start", TS, nullable=False),
+        pa.field("window_end", TS),
+        pa.field("revenue", REVENUE),
+        pa.field("orders", pa.int64()),
+        pa.field("items_sold", pa.int64()),
+        pa.field("average_order_value", pa.decimal128(12, 2)),
+        pa.field("active_sessions", pa.int64()),
+        pa.field("converted_sessions", pa.int64()),
+        pa.field("active_customers", pa.int64()),
+        pa.field("conversion_rate", pa.float64()),
+        pa.field("top_products", pa.list_(TOP_PRODUCT)),
+        pa.field("product_revenue", pa.map_(pa.string(), REVENUE)),
+        pa.field("sessions_sketch", pa.binary()),
+        pa.field("converted_sessions_sketch", pa.binary()),
+        pa.field("customers_sketch", pa.binary()),
+    ]
+)
+KPI_COLUMNS: Final = [field.name for field in KPI_SCHEMA]
+PARTS: Final = (
+    "revenue",
+    "orders",
+    "items_sold",
+    "product_revenue",
+    "sessions_sketch",
+    "converted_sessions_sketch",
+    "customers_sketch",
+)
+
+
+def window_start(time: Column, seconds: int) -> Column:
+    """Start of the tumbling window of ``seconds`` holding ``time`` (aligned to the epoch, like window())."""
+    micros = F.unix_micros(time)
+    size = F.lit(seconds * 1_000_000).cast("long")
+    return F.timestamp_micros(micros - F.pmod(micros, size))
+
+
+def _facts(
+    transactions: DataFrame | None, user_events: DataFrame | None, seconds: int
+) -> tuple[DataFrame, DataFrame]:
+    """Per-window rows to aggregate (one per order or event) and per-window product revenue lines."""
+    facts: list[DataFrame] = []
+    lines: list[DataFrame] = []
+    size = F.lit(seconds).cast("int").alias("window_seconds")
+    if transactions is not None:
+        require_columns(
+            transactions, ("customer_id", "session_id", "event_time", "total_amount", "items"), "transactions"
+        )
+        tx = transactions.select(size, window_start(F.col("event_time"), seconds).alias("window_start"), "*")
+        facts.append(
+            tx.select(
+                *KEY,
+                F.col("total_amount").cast("decimal(18,2)").alias("amount"),
+                F.lit(1).cast("long").alias("order"),
+                F.aggregate(
+                    "items", F.lit(0).cast("long"), lambda acc, i: acc + F.coalesce(i["quantity"], F.lit(0))
+                ).alias("items"),
+                F.col("customer_id"),
+                F.lit(None).cast("string").alias("session_id"),
+                F.lit(None).cast("string").alias("converted_session_id"),
+            )
+        )
+        lines.append(
+            tx.select(*KEY, F.explode("items").alias("item")).select(
+                *KEY,
+                F.col("item.product_id").alias("product_id"),
+                (F.col("item.unit_price") * F.col("item.quantity")).cast("decimal(18,2)").alias("revenue"),
+            )
+        )
+    if user_events is not None:
+        require_columns(user_events, ("session_id", "customer_id", "event_type", "event_time"), "user events")
+        facts.append(
+            user_events.select(
+                size,
+                window_start(F.col("event_time"), seconds).alias("window_start"),
+                F.lit(None).cast("decimal(18,2)").alias("amount"),
+                F.lit(0).cast("long").alias("order"),
+                F.lit(0).cast("long").alias("items"),
+                F.col("customer_id"),
+                F.col("session_id"),
+                F.when(F.col("event_type") == COMPLETED_CHECKOUT, F.col("session_id")).alias(
+                    "converted_session_id"
+                ),
+            )
+        )
+    all_facts = facts[0]
+    for more in facts[1:]:
+        all_facts = all_facts.unionByName(more)
+    spark = all_facts.sparkSession
+    all_lines = (
+        lines[0]
+        if lines
+        else spark.createDataFrame(
+            [], "window_seconds int, window_start timestamp, product_id string, revenue decimal(18,2)"
+        )
+    )
+    return all_facts, all_lines
+
+
+def _product_revenue(lines: DataFrame) -> DataFrame:
+    per_product = (
+        lines.where(F.col("product_id").isNotNull())
+        .groupBy(*KEY, "product_id")
+        .agg(F.sum("revenue").cast("decimal(18,2)").alias("revenue"))
+    )
+    return per_product.groupBy(*KEY).agg(
+        F.map_from_entries(F.collect_list(F.struct("product_id", "revenue"))).alias("product_revenue")
+    )
+
+
+def _derive(parts: DataFrame) -> DataFrame:
+    """Ratios and top lists from the mergeable parts; recomputed after every merge."""
+    schema = spark_schema(KPI_SCHEMA)
+    sessions = F.coalesce(F.hll_sketch_estimate("sessions_sketch"), F.lit(0))
+    converted = F.least(F.coalesce(F.hll_sketch_estimate("converted_sessions_sketch"), F.lit(0)), sessions)
+    by_revenue_desc = F.array_sort(
+        F.map_entries(F.coalesce(F.col("product_revenue"), F.create_map().cast("map<string,decimal(18,2)>"))),
+        lambda a, b: (
+            F.when(a["value"] > b["value"], -1)
+            .when(a["value"] < b["value"], 1)
+            .when(a["key"] < b["key"], -1)
+            .when(a["key"] > b["key"], 1)
+            .otherwise(0)
+        ),
+    )
+    derived = parts.select(
+        *KEY,
+        (F.col("window_start") + F.make_dt_interval(secs=F.col("window_seconds"))).alias("window_end"),
+        F.coalesce(F.col("revenue"), F.lit(0)).alias("revenue"),
+        F.coalesce(F.col("orders"), F.lit(0)).alias("orders"),
+        F.coalesce(F.col("items_sold"), F.lit(0)).alias("items_sold"),
+        F.when(F.col("orders") > 0, F.col("revenue") / F.col("orders")).alias("average_order_value"),
+        sessions.alias("active_sessions"),
+        converted.alias("converted_sessions"),
+        F.coalesce(F.hll_sketch_estimate("customers_sketch"), F.lit(0)).alias("active_customers"),
+        F.when(sessions > 0, converted.cast("double") / sessions).alias("conversion_rate"),
+        F.transform(
+            F.slice(by_revenue_desc, 1, TOP_PRODUCTS),
+            lambda e: F.struct(e["key"].alias("product_id"), e["value"].alias("revenue")),
+        ).alias("top_products"),
+        "product_revenue",
+        "sessions_sketch",
+        "converted_sessions_sketch",
+        "customers_sketch",
+    )
+    return derived.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+def kpi_partials(
+    transactions: DataFrame | None, user_events: DataFrame | None, window_seconds: Sequence[int]
+) -> DataFrame:
+    """One micro-batch -> KPI rows (KPI_SCHEMA) for every window of every size the batch touches."""
+    if transactions is None and user_events is None:
+        raise AnalyticsInputError("kpi_partials: give transactions, user events or both")
+    if not window_seconds or any(s <= 0 for s in window_seconds):
+        raise AnalyticsInputError(
+            f"kpi_partials: window sizes must be positive seconds, got {list(window_seconds)}"
+        )
+    result: DataFrame | None = None
+    for seconds in sorted(set(window_seconds)):
+        facts, lines = _facts(transactions, user_events, seconds)
+        counted = facts.groupBy(*KEY).agg(
+            F.sum("amount").cast("decimal(18,2)").alias("revenue"),
+            F.sum("order").alias("orders"),
+            F.sum("items").alias("items_sold"),
+            F.hll_sketch_agg("session_id", HLL_LG_CONFIG_K).alias("sessions_sketch"),
+            F.hll_sketch_agg("converted_session_id", HLL_LG_CONFIG_K).alias("converted_sessions_sketch"),
+            F.hll_sketch_agg("customer_id", HLL_LG_CONFIG_K).alias("customers_sketch"),
+        )
+        rows = _derive(counted.join(_product_revenue(lines), list(KEY), "left"))
+        result = rows if result is None else result.unionByName(rows)
+    assert result is not None  # noqa: S101 - window_seconds is non-empty
+    return result
+
+
+def merge_kpis(existing: DataFrame | None, partials: DataFrame) -> DataFrame:
+    """Current kpis rows + new partials -> merged rows to upsert on (window_seconds, window_start).
+
+    Only keys present in ``partials`` come out, so the runner may pass the whole table or just the
+    matching rows. Additive parts add, so each batch must be merged once.
+    """
+    require_columns(partials, KPI_COLUMNS, "kpi partials")
+    if existing is None:
+        return partials.select(*KPI_COLUMNS)
+    require_columns(existing, KPI_COLUMNS, "kpis")
+    keys = partials.select(*KEY).distinct()
+    relevant = existing.join(keys, list(KEY), "left_semi")
+    both = relevant.select(*KEY, *PARTS).unionByName(partials.select(*KEY, *PARTS))
+    summed = both.groupBy(*KEY).agg(
+        F.sum("revenue").alias("revenue"),
+        F.sum("orders").alias("orders"),
+        F.sum("items_sold").alias("items_sold"),
+        F.hll_union_agg("sessions_sketch").alias("sessions_sketch"),
+        F.hll_union_agg("converted_sessions_sketch").alias("converted_sessions_sketch"),
+        F.hll_union_agg("customers_sketch").alias("customers_sketch"),
+    )
+    lines = both.select(*KEY, F.explode("product_revenue").alias("product_id", "revenue"))
+    return _derive(summed.join(_product_revenue(lines), list(KEY), "left"))
+
+
+def analytics_result_records(kpis: DataFrame) -> DataFrame:
+    """KPI rows -> analytics-results records: metric, window_start, window_end, value, dimensions."""
+    require_columns(kpis, ("window_seconds", "window_start", "window_end", "top_products"), "kpis")
+
+    def metric(name: str, value: Column) -> Column:
+        dims = F.create_map(F.lit("window_seconds"), F.col("window_seconds").cast("string"))
+        return F.struct(
+            F.lit(name).alias("metric"), value.cast("double").alias("value"), dims.alias("dimensions")
+        )
+
+    scalars = kpis.select(
+        "window_start",
+        "window_end",
+        F.explode(
+            F.array(
+                metric("revenue", F.col("revenue")),
+                metric("orders", F.col("orders")),
+                metric("average_order_value", F.col("average_order_value")),
+                metric("active_sessions", F.col("active_sessions")),
+                metric("active_customers", F.col("active_customers")),
+                metric("conversion_rate", F.col("conversion_rate")),
+            )
+        ).alias("m"),
+    ).select("m.metric", "window_start", "window_end", "m.value", "m.dimensions")
+    tops = kpis.select(
+        "window_seconds", "window_start", "window_end", F.posexplode("top_products").alias("pos", "top")
+    ).select(
+        F.lit("top_product_revenue").alias("metric"),
+        "window_start",
+        "window_end",
+        F.col("top.revenue").cast("double").alias("value"),
+        F.create_map(
+            F.lit("window_seconds"),
+            F.col("window_seconds").cast("string"),
+            F.lit("product_id"),
+            F.col("top.product_id"),
+            F.lit("rank"),
+            (F.col("pos") + 1).cast("string"),
+        ).alias("dimensions"),
+    )
+    return scalars.unionByName(tops)
+
+
+def rfc3339(time: Column) -> Column:
+    """A UTC instant as the wire writes it: 2026-11-27T18:03:11.123Z (session time zone must be UTC)."""
+    return F.date_format(time, "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
+
+
+def analytics_result_messages(records: DataFrame) -> DataFrame:
+    """analytics-results records -> Kafka ``key`` (metric) and ``value`` (wire JSON)."""
+    require_columns(
+        records, ("metric", "window_start", "window_end", "value", "dimensions"), "analytics records"
+    )
+    require_utc_session(records, "analytics_result_messages")
+    return records.select(
+        F.col("metric").alias("key"),
+        F.to_json(
+            F.struct(
+                "metric",
+                rfc3339(F.col("window_start")).alias("window_start"),
+                rfc3339(F.col("window_end")).alias("window_end"),
+                "value",
+                "dimensions",
+            ),
+            {"ignoreNullFields": "false"},
+        ).alias("value"),
+    )
