@@ -1,0 +1,510 @@
+"""Run the ``DataProducer`` resources of a file: generate, pace, deliver, account, report.
+
+The same code is the container entrypoint of the operator's producer Deployment (``ecap produce -f
+/etc/ecap/resources.yaml``) and what ``ecap up`` calls in-process through ``run_producers``. Each
+producer runs in its own thread with its own Kafka client (producers may name different clusters or
+credentials); one metrics server covers them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from types import FrameType
+from typing import Final, Literal, Protocol
+
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported without __all__
+    AdminClient,
+    ConfigResource,
+)
+from pydantic import BaseModel
+
+from ecap import schemas
+from ecap.kafka import check_reachable, client_config, resolve_bootstrap
+from ecap.producer.delivery import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, DeliveryEngine, DeliverySettings
+from ecap.producer.errors import MissingTopicError, ProducerError
+from ecap.producer.metrics import HealthServer, ProducerCollector, ReadinessProbe, new_registry
+from ecap.producer.pacing import TokenBucket
+from ecap_operator.api import DataProducerSpec, Resource, check_references, topic_name
+from ecap_operator.api.data_producer import BackfillSettings
+
+log = logging.getLogger(__name__)
+ADMIN_TIMEOUT_S: Final = 10.0
+DEFAULT_FLUSH_TIMEOUT_S: Final = 30.0
+
+Mode = Literal["realtime", "replay"]
+
+
+class EventBatchLike(Protocol):
+    """What the generator yields: records of one stream, keys and values already serialised."""
+
+    @property
+    def stream(self) -> str: ...
+    @property
+    def keys(self) -> Sequence[bytes]: ...
+    @property
+    def values(self) -> Sequence[bytes]: ...
+    @property
+    def timestamps_ms(self) -> Sequence[int]: ...
+
+
+BatchStream = Iterator[Sequence[EventBatchLike]]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How one producer runs: after CLI overrides are applied to its spec."""
+
+    mode: Mode
+    rate: float
+    replay_start: date | None = None
+    replay_end: date | None = None  # inclusive
+    events_per_day: int | None = None
+
+
+SourceFactory = Callable[[DataProducerSpec, RunPlan, Callable[[], float]], BatchStream]
+
+
+@dataclass
+class TopicReport:
+    produced: int = 0
+    delivered: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+    @property
+    def unaccounted(self) -> int:
+        return self.produced - self.delivered - self.dead_lettered - self.failed_total
+
+
+@dataclass
+class ProduceReport:
+    """What became of every record, per broker topic (DLQ writes are counted under their source topic)."""
+
+    topics: dict[str, TopicReport] = field(default_factory=dict)
+    producers: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    stopped_early: bool = False  # a stop signal or stop_event ended generation
+    finished: bool = False  # every engine was closed (numbers are final)
+
+    @property
+    def produced(self) -> int:
+        return sum(t.produced for t in self.topics.values())
+
+    @property
+    def delivered(self) -> int:
+        return sum(t.delivered for t in self.topics.values())
+
+    @property
+    def dead_lettered(self) -> int:
+        return sum(t.dead_lettered for t in self.topics.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(t.failed_total for t in self.topics.values())
+
+    @property
+    def unaccounted(self) -> int:
+        return sum(t.unaccounted for t in self.topics.values())
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed and nothing is missing (dead-lettered records are handled, not failures)."""
+        return self.failed == 0 and self.unaccounted == 0
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.produced} produced, {self.delivered} delivered, {self.dead_lettered} dead-lettered, "
+            f"{self.failed} failed, {self.unaccounted} unaccounted in {self.elapsed_s:.1f}s"
+            + (f" ({self.produced / self.elapsed_s:,.0f} events/s)" if self.elapsed_s > 0 else "")
+        ]
+        for name, t in sorted(self.topics.items()):
+            line = (
+                f"  {name}: produced {t.produced}, delivered {t.delivered}, dead-lettered {t.dead_lettered}, "
+                f"failed {t.failed_total}, retries {t.retries}"
+            )
+            if t.failed:
+                line += " (" + ", ".join(f"{r}: {n}" for r, n in sorted(t.failed.items())) + ")"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ plan
+
+
+def plan_for(
+    spec: DataProducerSpec,
+    *,
+    replay: bool | None = None,
+    replay_days: int | None = None,
+    rate: float | None = None,
+    today: date | None = None,
+) -> RunPlan:
+    """Apply the run's overrides to a spec (pure): mode, rate and the replayed period.
+
+    The replayed period is ``spec.backfill`` (or its defaults): ``days`` days ending on ``end``
+    (default yesterday, UTC); ``replay_days`` overrides ``days`` and implies replay mode.
+    """
+    if rate is not None and rate <= 0:
+        raise ProducerError(f"--rate must be positive, got {rate}")
+    if replay_days is not None and replay_days < 1:
+        raise ProducerError(f"--replay-days must be at least 1, got {replay_days}")
+    mode: Mode = "replay" if replay or replay_days is not None else spec.mode
+    if replay is False:
+        mode = "realtime"
+    effective_rate = rate if rate is not None else spec.rate
+    if mode == "realtime":
+        return RunPlan("realtime", effective_rate)
+    backfill = spec.backfill or BackfillSettings()
+    today = today or datetime.now(UTC).date()
+    end = date.fromisoformat(backfill.end) if backfill.end else today - timedelta(days=1)
+    days = replay_days if replay_days is not None else backfill.days
+    return RunPlan("replay", effective_rate, end - timedelta(days=days - 1), end, backfill.events_per_day)
+
+
+def generator_source(spec: DataProducerSpec, plan: RunPlan, now: Callable[[], float]) -> BatchStream:
+    """The shop generator (``ecap.generator.ShopGenerator``) as a stream of batches."""
+    from ecap.generator import ShopGenerator  # late: the generator is heavy to import
+
+    generator = ShopGenerator(spec)
+    if plan.mode == "replay":
+        assert plan.replay_start is not None and plan.replay_end is not None  # noqa: S101 - plan_for sets them
+        start = datetime.combine(plan.replay_start, datetime.min.time(), tzinfo=UTC)
+        end = datetime.combine(plan.replay_end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        return iter(generator.replay(start, end, plan.events_per_day))
+    return iter(generator.realtime(plan.rate, now=now))
+
+
+# ------------------------------------------------------------------------------------------ one producer
+
+
+@dataclass
+class ProducerJob:
+    """One DataProducer resource: its topics, its engine and its thread."""
+
+    resource: Resource[DataProducerSpec]
+    plan: RunPlan
+    topics: dict[str, str]  # stream -> broker topic
+    config: dict[str, str]
+    settings: DeliverySettings
+    events_limit: int | None
+    engine: DeliveryEngine | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    produced: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.resource.namespace}/{self.resource.name}"
+
+
+def _topic_limits(admin: AdminClient, topics: Sequence[str], where: str) -> dict[str, int]:
+    """Each topic's max.message.bytes; raises MissingTopicError naming the topics that do not exist."""
+    metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_S)
+    missing = [t for t in topics if t not in metadata.topics or metadata.topics[t].error is not None]
+    if missing:
+        raise MissingTopicError(
+            f"{where}: topic(s) {', '.join(missing)} do not exist on the broker; create them first with "
+            "`ecap topics apply -f FILE` (or let the operator/Strimzi create the KafkaTopic resources)"
+        )
+    futures = admin.describe_configs(
+        [ConfigResource(ConfigResource.Type.TOPIC, t) for t in topics], request_timeout=ADMIN_TIMEOUT_S
+    )
+    limits: dict[str, int] = {}
+    for resource, future in futures.items():
+        entries = future.result(ADMIN_TIMEOUT_S)
+        entry = entries.get("max.message.bytes")
+        value = entry.value if entry is not None else None
+        limits[resource.name] = int(value) if value else KAFKA_DEFAULT_MAX_MESSAGE_BYTES
+    return limits
+
+
+def _missing_dead_letter_topics(admin: AdminClient, topics: Sequence[str]) -> list[str]:
+    metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_S)
+    return [t + schemas.DLQ_SUFFIX for t in topics if t + schemas.DLQ_SUFFIX not in metadata.topics]
+
+
+def _run_job(
+    job: ProducerJob,
+    source_factory: SourceFactory,
+    stop: threading.Event,
+    collector: ProducerCollector,
+    flush_timeout_s: float,
+    now: Callable[[], float],
+) -> None:
+    try:
+        admin = AdminClient(dict(job.config), logger=logging.getLogger("ecap.kafka.librdkafka"))
+        limits = _topic_limits(admin, list(job.topics.values()), job.resource.ref)
+        if job.settings.dead_letter:
+            for missing in _missing_dead_letter_topics(admin, list(job.topics.values())):
+                log.warning(
+                    "%s: dead-letter topic %s does not exist; records that fail for good will be counted "
+                    "as failed unless the broker creates it (declare a KafkaTopic for it)",
+                    job.resource.ref,
+                    missing,
+                )
+        job.engine = engine = DeliveryEngine(job.config, limits, job.settings)
+        collector.engines.append(engine)
+        try:
+            _generate(job, engine, source_factory(job.resource.spec, job.plan, now), stop, now)
+        finally:
+            engine.close(flush_timeout_s)
+    except BaseException as err:  # re-raised in the caller's thread by run_producers
+        job.error = err
+        stop.set()
+    finally:
+        job.done.set()
+
+
+def _generate(
+    job: ProducerJob,
+    engine: DeliveryEngine,
+    batches: BatchStream,
+    stop: threading.Event,
+    now: Callable[[], float],
+) -> None:
+    """Pull batches, pace them (realtime), hand them to the engine; stop on the event or the event limit."""
+    bucket = TokenBucket(job.plan.rate, now=now()) if job.plan.mode == "realtime" else None
+    for group in batches:
+        if not group:
+            engine.service(0.01)  # nothing due yet: serve delivery reports instead of spinning
+        for batch in group:
+            if stop.is_set():
+                return
+            topic = job.topics.get(batch.stream)
+            if topic is None:
+                raise ProducerError(
+                    f"{job.resource.ref}: the generator emitted stream {batch.stream!r}, which has no topic "
+                    f"(configured: {', '.join(sorted(job.topics))})"
+                )
+            count = len(batch.values)
+            if job.events_limit is not None:
+                count = min(count, job.events_limit - job.produced)
+            if count <= 0:
+                continue
+            if bucket is not None:
+                wait = bucket.take(count, now())
+                while wait > 0 and not stop.is_set():
+                    engine.service(min(wait, 0.1))  # serve delivery reports while we wait
+                    wait = bucket.take(0, now())
+                if stop.is_set():
+                    return
+            if count == len(batch.values):
+                engine.send_batch(topic, batch.keys, batch.values, batch.timestamps_ms)
+            else:
+                engine.send_batch(
+                    topic, batch.keys[:count], batch.values[:count], batch.timestamps_ms[:count]
+                )
+            job.produced += count
+            engine.service()
+        if job.events_limit is not None and job.produced >= job.events_limit:
+            return
+        if stop.is_set():
+            return
+
+
+# ------------------------------------------------------------------------------------------ many producers
+
+
+def producer_jobs(
+    resources: Sequence[Resource[BaseModel]],
+    bootstrap: str | None = None,
+    *,
+    events: int | None = None,
+    replay: bool | None = None,
+    replay_days: int | None = None,
+    rate: float | None = None,
+    seed: int | None = None,
+    settings: DeliverySettings | None = None,
+    today: date | None = None,
+) -> list[ProducerJob]:
+    """Resolve every DataProducer in ``resources`` into a job (pure apart from env for credentials)."""
+    check_references(list(resources))
+    if events is not None and events < 1:
+        raise ProducerError(f"--events must be at least 1, got {events}")
+    jobs: list[ProducerJob] = []
+    for res in resources:
+        if not isinstance(res.spec, DataProducerSpec):
+            continue
+        spec = res.spec if seed is None else res.spec.model_copy(update={"seed": seed})
+        typed: Resource[DataProducerSpec] = Resource(res.kind, res.name, res.namespace, spec, res.raw)
+        topics = {
+            stream: topic_name(list(resources), res.namespace, ref)
+            for stream, ref in spec.topics.refs().items()
+        }
+        base = settings or DeliverySettings()
+        jobs.append(
+            ProducerJob(
+                resource=typed,
+                plan=plan_for(spec, replay=replay, replay_days=replay_days, rate=rate, today=today),
+                topics=topics,
+                config=client_config(resolve_bootstrap(bootstrap, spec.kafka), spec.kafka),
+                settings=replace(base, dead_letter=spec.dead_letter and base.dead_letter),
+                events_limit=events,
+            )
+        )
+    if not jobs:
+        raise ProducerError("no DataProducer resource in the file: nothing to produce")
+    return jobs
+
+
+def _report(jobs: Sequence[ProducerJob], started: float, stopped_early: bool) -> ProduceReport:
+    report = ProduceReport(producers=[j.name for j in jobs], elapsed_s=time.monotonic() - started)
+    report.stopped_early = stopped_early
+    report.finished = all(j.done.is_set() for j in jobs)
+    for job in jobs:
+        if job.engine is None:
+            continue
+        for topic, stats in list(job.engine.stats.items()):
+            row = report.topics.setdefault(topic, TopicReport())
+            row.produced += stats.produced
+            row.delivered += stats.delivered
+            row.dead_lettered += stats.dead_lettered
+            row.retries += stats.retries
+            for reason, count in list(stats.failed.items()):
+                row.failed[reason] = row.failed.get(reason, 0) + count
+    return report
+
+
+def run_producers(
+    resources: Sequence[Resource[BaseModel]],
+    bootstrap: str | None = None,
+    *,
+    events: int | None = None,
+    duration: float | None = None,
+    replay: bool | None = None,
+    replay_days: int | None = None,
+    rate: float | None = None,
+    seed: int | None = None,
+    stop_event: threading.Event | None = None,
+    progress_callback: Callable[[ProduceReport], None] | None = None,
+    progress_interval_s: float = 1.0,
+    metrics_port: int | None = None,
+    flush_timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S,
+    settings: DeliverySettings | None = None,
+    source_factory: SourceFactory = generator_source,
+    now: Callable[[], float] = time.time,
+) -> ProduceReport:
+    """Run every DataProducer in ``resources`` until done, then return the final account.
+
+    Stops when ``events`` records were produced per producer, when ``duration`` seconds passed, when a
+    replay period is exhausted, or when ``stop_event`` is set (then: stop generating, flush for up to
+    ``flush_timeout_s``, settle the rest as failed). ``metrics_port`` starts /metrics, /healthz and
+    /readyz (0 picks a free port). Raises ``ProducerError``/``KafkaSetupError`` before anything is
+    produced when topics or the broker are missing.
+    """
+    jobs = producer_jobs(
+        resources,
+        bootstrap,
+        events=events,
+        replay=replay,
+        replay_days=replay_days,
+        rate=rate,
+        seed=seed,
+        settings=settings,
+    )
+    checked: set[str] = set()
+    for job in jobs:
+        servers = job.config["bootstrap.servers"]
+        if servers not in checked:
+            source = resolve_bootstrap(bootstrap, job.resource.spec.kafka)
+            check_reachable(job.config, source)
+            checked.add(servers)
+    stop = stop_event or threading.Event()
+    internal_stop = threading.Event()
+    collector = ProducerCollector()
+    server: HealthServer | None = None
+    if metrics_port is not None:
+        first = jobs[0]
+        server = HealthServer(
+            metrics_port,
+            new_registry([collector]),
+            alive=lambda: not any(j.error is not None for j in jobs),
+            readiness=ReadinessProbe(lambda: check_reachable(first.config, timeout=2.0)),
+        ).start()
+        log.info("metrics on :%d (/metrics, /healthz, /readyz)", server.port)
+    started = time.monotonic()
+    deadline = started + duration if duration is not None else None
+    threads = [
+        threading.Thread(
+            target=_run_job,
+            args=(job, source_factory, internal_stop, collector, flush_timeout_s, now),
+            name=f"ecap-produce-{job.resource.name}",
+            daemon=True,
+        )
+        for job in jobs
+    ]
+    for thread in threads:
+        thread.start()
+    next_progress = started + progress_interval_s
+    stopped_early = False
+    try:
+        while not all(j.done.is_set() for j in jobs):
+            if stop.is_set() and not internal_stop.is_set():
+                stopped_early = True
+                _stop_all(jobs, internal_stop, flush_timeout_s)
+            if deadline is not None and time.monotonic() >= deadline and not internal_stop.is_set():
+                _stop_all(jobs, internal_stop, flush_timeout_s)
+            if progress_callback is not None and time.monotonic() >= next_progress:
+                progress_callback(_report(jobs, started, stopped_early))
+                next_progress = time.monotonic() + progress_interval_s
+            next(j for j in jobs if not j.done.is_set()).done.wait(0.05)
+    finally:
+        if not all(j.done.is_set() for j in jobs):  # interrupted (KeyboardInterrupt): settle quickly
+            _stop_all(jobs, internal_stop, 0.0)
+            for thread in threads:
+                thread.join(flush_timeout_s + 10.0)
+        for thread in threads:
+            thread.join()
+        if server is not None:
+            server.stop()
+    errors = [j.error for j in jobs if j.error is not None]
+    if errors:
+        raise errors[0]
+    report = _report(jobs, started, stopped_early)
+    if progress_callback is not None:
+        progress_callback(report)
+    return report
+
+
+def _stop_all(jobs: Sequence[ProducerJob], internal_stop: threading.Event, flush_timeout_s: float) -> None:
+    internal_stop.set()
+    for job in jobs:
+        if job.engine is not None:
+            job.engine.begin_shutdown(flush_timeout_s)
+
+
+def install_signal_handlers(stop_event: threading.Event) -> Callable[[], None]:
+    """SIGTERM/SIGINT set ``stop_event`` (graceful: flush with a deadline); returns a restore function."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        log.info("%s received: stopping generation and flushing", signal.Signals(signum).name)
+        stop_event.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def resolve_metrics_port(resources: Sequence[Resource[BaseModel]], override: int | None) -> int:
+    """``--metrics-port`` or the first producer's ``spec.metricsPort``."""
+    if override is not None:
+        return override
+    for res in resources:
+        if isinstance(res.spec, DataProducerSpec):
+            return res.spec.metrics_port
+    raise ProducerError("no DataProducer resource in the file: nothing to produce")
