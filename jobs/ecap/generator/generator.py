@@ -1,0 +1,768 @@
+"""The synthetic shop: sessions, orders, catalog updates and injected fraud, as Kafka-ready bytes.
+
+``ShopGenerator`` advances simulated time window by window. In each window it draws session starts
+per city from the base rate and the local-time multipliers, walks the journeys, turns completed
+checkouts into orders at the catalog's price of that moment, injects fraud, and serialises the
+events of the emitted streams. Events that fall after the window (sessions still open) wait in a
+buffer, so every yielded chunk holds exactly the events of its window, in time order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+from faker import Faker
+
+from ecap import schemas
+from ecap_operator.api.data_producer import DataProducerSpec
+
+from . import calendar, sessions
+from .catalog import ACTIVE, DISCONTINUED, OUT_OF_STOCK, PRICE_RANGES_CENTS, Catalog, build_catalog
+from .encode import rfc3339_ms, rfc3339_one, uuids
+from .errors import GeneratorError
+from .fraud import BUILDERS, FraudContext, FraudPlanner
+from .geography import CITIES, distance_matrix_km, utc_offsets_ms
+from .orders import Order, OrderHistory, draw_payment, draw_quantity, normal_discount, transaction_json
+from .population import SEGMENT_WEIGHTS, SEGMENTS, Population, build_population, channel_table
+
+TRANSACTIONS: Final = "transactions"
+USER_EVENTS: Final = "user-events"
+PRODUCT_UPDATES: Final = "product-updates"
+STREAMS: Final = (TRANSACTIONS, USER_EVENTS, PRODUCT_UPDATES)
+
+SLICE_MS: Final = 15 * 60_000
+"""Granularity at which local-time multipliers are evaluated."""
+TARGET_CHUNK_EVENTS: Final = 40_000
+REPLAY_CHUNK_CHOICES_MS: Final = (3_600_000, 900_000, 300_000, 60_000, 10_000)
+CHECKOUT_TO_ORDER_MS: Final = (50, 1_500)
+ITEM_PRICE_SIGMA: Final = 0.3
+MAX_CART_PRODUCTS: Final = 3
+MAX_CART_UNITS: Final = 4
+QUIET_HOURS: Final = (2, 4)
+"""Local hours [2, 4) in which normal customers never complete a checkout (time_anomaly owns them)."""
+UPDATE_TYPE_WEIGHTS: Final = {"price_change": 0.35, "stock_update": 0.35, "description_update": 0.15,
+                              "status_change": 0.15}  # fmt: skip
+PRICE_CHANGE_SIGMA: Final = 0.12
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """Serialised records of one stream, ready for ``Producer.produce`` (key, value, timestamp)."""
+
+    stream: str
+    """"transactions" | "user-events" | "product-updates"."""
+    keys: list[bytes]
+    values: list[bytes]
+    timestamps_ms: list[int]
+
+
+class _Buffer:
+    """Serialised events waiting for the window that contains their timestamp."""
+
+    def __init__(self) -> None:
+        self.ts: list[npt.NDArray[np.int64]] = []
+        self.keys: list[bytes] = []
+        self.values: list[bytes] = []
+
+    def add(self, ts: npt.NDArray[np.int64], keys: list[bytes], values: list[bytes]) -> None:
+        if len(keys):
+            self.ts.append(np.asarray(ts, dtype=np.int64))
+            self.keys.extend(keys)
+            self.values.extend(values)
+
+    def take_before(self, end_ms: int | None) -> tuple[list[int], list[bytes], list[bytes]]:
+        """Remove and return, in time order, the events before ``end_ms`` (all when None)."""
+        if not self.ts:
+            return [], [], []
+        ts = np.concatenate(self.ts)
+        order = np.argsort(ts, kind="stable")
+        split = order.size if end_ms is None else int(np.searchsorted(ts[order], end_ms, side="left"))
+        take, keep = order[:split].tolist(), order[split:].tolist()
+        out = (ts[take].tolist(), [self.keys[i] for i in take], [self.values[i] for i in take])
+        self.ts = [ts[keep]] if keep else []
+        self.keys = [self.keys[i] for i in keep]
+        self.values = [self.values[i] for i in keep]
+        return out
+
+
+def _epoch_ms(moment: datetime) -> int:
+    """Naive datetimes are read as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(round(moment.timestamp() * 1000))
+
+
+class ShopGenerator:
+    """A deterministic synthetic shop for a ``DataProducer`` spec (same seed -> same bytes).
+
+    Example::
+
+        gen = ShopGenerator(spec)
+        for chunk in gen.replay(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC), 2000):
+            for batch in chunk:
+                for key, value, ts in zip(batch.keys, batch.values, batch.timestamps_ms):
+                    producer.produce(topic_for[batch.stream], value, key, timestamp=ts)
+    """
+
+    def __init__(self, spec: DataProducerSpec) -> None:
+        self.spec = spec
+        self.streams: frozenset[str] = frozenset(spec.topics.refs())
+        self._sessions_needed = bool(self.streams & {TRANSACTIONS, USER_EVENTS})
+        seeds = np.random.SeedSequence(spec.seed).spawn(3)
+        build_rng = np.random.default_rng(seeds[0])
+        self._rng = np.random.default_rng(seeds[1])
+        faker = Faker()
+        faker.seed_instance(spec.seed)
+        self.catalog: Catalog = build_catalog(build_rng, faker, spec.products)
+        self.population: Population = (
+            build_population(build_rng, spec.customers)
+            if self._sessions_needed
+            else build_population(build_rng, 1)
+        )
+        self.history = OrderHistory.empty(self.population.size)
+        self._city_share = self.population.city_shares()
+        self._distances = distance_matrix_km()
+        self._channels, self._channel_cum = channel_table()
+        self._planner = FraudPlanner(spec.fraud.rate, list(spec.fraud.types), np.random.default_rng(seeds[2]))
+        self._buffers = {stream: _Buffer() for stream in STREAMS}
+        self._offset_cache: dict[int, npt.NDArray[np.int64]] = {}
+        self._updates_until: int | None = None
+        self._snapshot_sent = False
+        self.window_end_ms: int | None = None
+        """End (epoch ms, exclusive) of the window of the last yielded chunk."""
+        self._build_fragments()
+        self._events_per_session = self._expected_emitted_per_session()
+
+    # ------------------------------------------------------------------ public API
+
+    def replay(self, start: datetime, end: datetime, events_per_day: int) -> Iterator[list[EventBatch]]:
+        """Events of [start, end) as fast as possible, chunk by chunk in time order.
+
+        ``events_per_day`` is the volume of an ordinary weekday; weekends and seasonal events scale
+        it up, the hour-of-day profile shapes it. Sessions that start before ``end`` are emitted whole
+        (a last chunk may hold events a little after ``end``).
+        """
+        t0, t_end = _epoch_ms(start), _epoch_ms(end)
+        if t_end <= t0:
+            raise GeneratorError(f"replay: end {end.isoformat()} must be after start {start.isoformat()}")
+        if events_per_day <= 0:
+            raise GeneratorError(f"replay: events_per_day must be positive, got {events_per_day}")
+        per_ms = events_per_day / calendar.DAY_MS
+        chunk_ms = next(
+            (c for c in REPLAY_CHUNK_CHOICES_MS if per_ms * c * 4 <= TARGET_CHUNK_EVENTS),
+            REPLAY_CHUNK_CHOICES_MS[-1],
+        )
+        while t0 < t_end:
+            t1 = min(t_end, (t0 // chunk_ms + 1) * chunk_ms)
+            chunk = self._window(t0, t1, per_ms)
+            if chunk:
+                yield chunk
+            t0 = t1
+        rest = self._drain(None)
+        self.window_end_ms = t_end
+        if rest:
+            yield rest
+
+    def realtime(
+        self, rate: float, now: Callable[[], float] = time.time, interval_s: float = 1.0
+    ) -> Iterator[list[EventBatch]]:
+        """Endless consecutive windows of ``interval_s`` starting at ``now()``; the caller paces.
+
+        ``rate`` is the base events/s of an ordinary weekday hour-average; the temporal multipliers of
+        the simulated moment apply. After each chunk, ``window_end_ms`` tells when its window ends, so a
+        producer sends a chunk once the wall clock has reached its start (and can measure its lag).
+        """
+        if rate <= 0:
+            raise GeneratorError(f"realtime: rate must be positive, got {rate}")
+        if interval_s <= 0:
+            raise GeneratorError(f"realtime: interval_s must be positive, got {interval_s}")
+        step = max(1, int(interval_s * 1000))
+        t0 = int(now() * 1000)
+        per_ms = rate / 1000.0
+        while True:
+            t1 = t0 + step
+            chunk = self._window(t0, t1, per_ms)
+            yield chunk
+            t0 = t1
+
+    def events(self, start: datetime, end: datetime, events_per_day: int) -> dict[str, list[dict[str, Any]]]:
+        """Decoded events of a replay, per stream (for tests and analysis; slow, small volumes only)."""
+        return decode(chunk for chunk in self.replay(start, end, events_per_day))
+
+    # ------------------------------------------------------------------ rates and windows
+
+    def _expected_emitted_per_session(self) -> float:
+        per_segment = []
+        for seg in range(len(SEGMENTS)):
+            counts = sessions.expected_counts(seg)
+            emitted = 0.0
+            if USER_EVENTS in self.streams:
+                emitted += float(counts.sum())
+            if TRANSACTIONS in self.streams:
+                emitted += float(counts[sessions.T["complete_checkout"]])
+            per_segment.append(emitted)
+        return float(np.dot(SEGMENT_WEIGHTS, per_segment))
+
+    def _rates(self, events_per_ms: float) -> tuple[float, float]:
+        """(sessions per ms, product updates per ms) for a base emitted-events rate."""
+        if not self._sessions_needed:
+            return 0.0, events_per_ms
+        share = self.spec.product_update_share if PRODUCT_UPDATES in self.streams else 0.0
+        return events_per_ms * (1.0 - share) / self._events_per_session, events_per_ms * share
+
+    def _window(self, t0: int, t1: int, events_per_ms: float) -> list[EventBatch]:
+        session_rate, update_rate = self._rates(events_per_ms)
+        if PRODUCT_UPDATES in self.streams:
+            if not self._snapshot_sent:
+                self._catalog_snapshot(t0)
+            horizon = t1 + (sessions.MAX_SESSION_MS + 60_000 if self._sessions_needed else 0)
+            self._product_updates(self._updates_until or t0, horizon, update_rate)
+        if self._sessions_needed:
+            orders = self._sessions(t0, t1, session_rate)
+            for order in orders:
+                self.history.record(order)
+            self._planner.earn(len(orders))
+            fraud = self._inject_fraud(t0, t1)
+            self._emit_orders(orders + fraud)
+        self.catalog.forget_before(t0)
+        self.window_end_ms = t1
+        return self._drain(t1)
+
+    def _drain(self, end_ms: int | None) -> list[EventBatch]:
+        out = []
+        for stream in STREAMS:
+            ts, keys, values = self._buffers[stream].take_before(end_ms)
+            if keys:
+                out.append(EventBatch(stream, keys, values, ts))
+        return out
+
+    def _offsets(self, epoch_ms: int) -> npt.NDArray[np.int64]:
+        """Every city's UTC offset during the UTC hour containing ``epoch_ms`` (DST changes on hours)."""
+        hour = epoch_ms // calendar.HOUR_MS
+        cached = self._offset_cache.get(hour)
+        if cached is None:
+            if len(self._offset_cache) > 4096:
+                self._offset_cache.clear()
+            cached = utc_offsets_ms(hour * calendar.HOUR_MS + calendar.HOUR_MS // 2)
+            self._offset_cache[hour] = cached
+        return cached
+
+    # ------------------------------------------------------------------ product updates
+
+    def _catalog_snapshot(self, t0: int) -> None:
+        """Every product's full state once, so the compacted topic knows the whole catalog."""
+        n = self.catalog.size
+        ids = uuids(self._rng, n)
+        stamp = rfc3339_one(t0)
+        values = [self.catalog.update_json(ids[p], p, "stock_update", stamp, None).encode() for p in range(n)]
+        keys = [pid.encode() for pid in self.catalog.product_ids]
+        self._buffers[PRODUCT_UPDATES].add(np.full(n, t0, dtype=np.int64), keys, values)
+        self._snapshot_sent = True
+        self._updates_until = t0
+
+    def _product_updates(self, h0: int, h1: int, rate_per_ms: float) -> None:
+        """Generate updates for [h0, h1) and apply them to the catalog in time order."""
+        if h1 <= h0:
+            return
+        self._updates_until = h1
+        n = int(self._rng.poisson(rate_per_ms * (h1 - h0)))
+        if n == 0:
+            return
+        rng, cat = self._rng, self.catalog
+        ts = np.sort(rng.integers(h0, h1, size=n))
+        products = rng.integers(0, cat.size, size=n).tolist()
+        type_names = list(UPDATE_TYPE_WEIGHTS)
+        kinds = rng.choice(len(type_names), size=n, p=list(UPDATE_TYPE_WEIGHTS.values())).tolist()
+        draws = rng.random((n, 2)).tolist()
+        ids = uuids(rng, n)
+        stamps = rfc3339_ms(ts)
+        ts_list = ts.tolist()
+        values = []
+        for i in range(n):
+            p, kind, (u1, u2) = products[i], type_names[kinds[i]], draws[i]
+            previous: int | None = None
+            if kind == "status_change" and not self._change_status(p, u1, u2):
+                kind = "stock_update"
+            if kind == "price_change":
+                previous = int(cat.price_cents[p])
+                lo, hi = PRICE_RANGES_CENTS[int(cat.category[p])]
+                factor = math.exp(PRICE_CHANGE_SIGMA * (2.0 * u1 - 1.0) * 1.7)
+                new = int(min(hi, max(lo, (previous * factor) // 100 * 100 + 99)))
+                if new == previous:
+                    new = (
+                        int(max(lo, previous - 100)) if previous - 100 >= lo else int(min(hi, previous + 100))
+                    )
+                cat.set_price(p, new, ts_list[i])
+            elif kind == "stock_update":
+                cat.stock[p] = 0 if cat.status[p] != ACTIVE else 1 + int(u1 * 499)
+            elif kind == "description_update":
+                cat.set_description(p, int(u1 * len(cat.sentences)))
+            values.append(cat.update_json(ids[i], p, kind, stamps[i], previous).encode())
+        keys = [cat.product_ids[p].encode() for p in products]
+        self._buffers[PRODUCT_UPDATES].add(ts, keys, values)
+
+    def _change_status(self, product: int, u1: float, u2: float) -> bool:
+        """Flip a product's status; a category always keeps at least one active product."""
+        cat = self.catalog
+        status = int(cat.status[product])
+        if status == ACTIVE:
+            peers = np.count_nonzero((cat.category == cat.category[product]) & (cat.status == ACTIVE))
+            if peers <= 1:
+                return False
+            cat.set_status(product, DISCONTINUED if u1 < 0.2 else OUT_OF_STOCK)
+            cat.stock[product] = 0
+        else:
+            cat.set_status(product, ACTIVE)
+            cat.stock[product] = 20 + int(u2 * 480)
+        return True
+
+    # ------------------------------------------------------------------ sessions
+
+    def _sessions(self, t0: int, t1: int, session_rate: float) -> list[Order]:
+        rng, pop = self._rng, self.population
+        slice_starts = np.arange((t0 // SLICE_MS) * SLICE_MS, t1, SLICE_MS, dtype=np.int64)
+        slice_starts[0] = t0
+        slice_ends = np.append(slice_starts[1:], t1)
+        durations = slice_ends - slice_starts
+        offsets = np.stack([self._offsets(int(s)) for s in slice_starts])  # (S, C)
+        mid_local = ((slice_starts + slice_ends) // 2)[:, None] + offsets
+        patterns = self.spec.patterns
+        volume = calendar.volume_multipliers(
+            mid_local, daily=patterns.daily, weekly=patterns.weekly, seasonal=patterns.seasonal
+        )
+        expected = session_rate * durations[:, None] * self._city_share[None, :] * volume
+        counts = rng.poisson(expected).ravel()
+        n = int(counts.sum())
+        if n == 0:
+            return []
+        cell = np.repeat(np.arange(counts.size), counts)
+        slice_idx, city = cell // len(CITIES), (cell % len(CITIES)).astype(np.int64)
+        start = slice_starts[slice_idx] + (rng.random(n) * durations[slice_idx]).astype(np.int64)
+        order = np.argsort(start, kind="stable")
+        slice_idx, city, start = slice_idx[order], city[order], start[order]
+        offset = offsets[slice_idx, city]
+
+        segment = np.searchsorted(np.cumsum(SEGMENT_WEIGHTS)[:-1], rng.random(n), side="right").astype(
+            np.int64
+        )
+        customer = pop.draw(rng, city, segment)
+        mix = calendar.category_mix(start + offset, seasonal=patterns.seasonal) * pop.compatible[customer]
+        mix_cum = np.cumsum(mix, axis=1)
+        focus = np.minimum(
+            (mix_cum < (rng.random(n) * mix_cum[:, -1])[:, None]).sum(axis=1), len(calendar.CATEGORIES) - 1
+        ).astype(np.int64)
+        dev_type = pop.device_type[customer]
+        channel = np.minimum(
+            (self._channel_cum[dev_type] < rng.random(n)[:, None]).sum(axis=1), len(self._channels) - 1
+        )
+
+        j = sessions.simulate(rng, segment)
+        m = j.session.size
+        ev_session, ev_type, ev_seq = j.session, j.event_type, j.sequence
+        gaps = sessions.gaps_ms(rng, m)
+        gaps[j.starts[:-1][np.diff(j.starts) > 0]] = 0
+        csum = np.cumsum(gaps)
+        ev_ts = start[ev_session] + csum - csum[j.starts[ev_session]]
+
+        ev_product = self._assign_products(rng, ev_session, ev_type, ev_seq, focus, customer)
+
+        # Normal customers do not complete checkouts in the quiet hours: such sessions end before.
+        checkout = ev_type == sessions.T["complete_checkout"]
+        local_hour = ((ev_ts + offset[ev_session]) // calendar.HOUR_MS) % 24
+        quiet = checkout & (local_hour >= QUIET_HOURS[0]) & (local_hour < QUIET_HOURS[1])
+        if quiet.any():
+            cut = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(cut, ev_session[quiet], ev_seq[quiet])
+            keep = ev_seq < cut[ev_session]
+            ev_session, ev_type, ev_seq = ev_session[keep], ev_type[keep], ev_seq[keep]
+            ev_ts, ev_product = ev_ts[keep], ev_product[keep]
+            checkout = checkout[keep]
+        ev_frag = self._fragments_for(rng, ev_type, ev_product, focus[ev_session])
+
+        session_ids = uuids(rng, n)
+        orders = self._checkout_orders(
+            rng,
+            session_ids,
+            ev_session,
+            ev_type,
+            ev_product,
+            ev_ts,
+            checkout,
+            customer,
+            city,
+            segment,
+            channel,
+            focus,
+        )
+        if USER_EVENTS in self.streams:
+            self._emit_user_events(
+                rng,
+                session_ids,
+                customer,
+                city,
+                segment,
+                channel,
+                ev_session,
+                ev_type,
+                ev_seq,
+                ev_ts,
+                ev_frag,
+            )
+        return orders
+
+    def _assign_products(
+        self,
+        rng: np.random.Generator,
+        ev_session: npt.NDArray[np.int64],
+        ev_type: npt.NDArray[np.int64],
+        ev_seq: npt.NDArray[np.int64],
+        focus: npt.NDArray[np.int64],
+        customer: npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.int64]:
+        """Product of each product event: views discover new products, cart actions reuse the last seen."""
+        m = ev_type.size
+        product = np.full(m, -1, dtype=np.int64)
+        is_product = np.isin(ev_type, list(sessions.PRODUCT_EVENTS))
+        idx = np.flatnonzero(is_product)
+        if idx.size == 0:
+            return product
+        sess = ev_session[idx]
+        target = self.population.price_level_cents[customer[sess]] * rng.lognormal(
+            0.0, ITEM_PRICE_SIGMA, idx.size
+        )
+        fresh = self.catalog.pick(focus[sess], target)
+        revisit = rng.random(idx.size) < 0.25
+        types = ev_type[idx]
+        seqs = ev_seq[idx]
+        current = np.full(focus.size, -1, dtype=np.int64)
+        last_added = np.full(focus.size, -1, dtype=np.int64)
+        chosen = np.empty(idx.size, dtype=np.int64)
+        view, add, remove = (
+            sessions.T["product_view"],
+            sessions.T["add_to_cart"],
+            sessions.T["remove_from_cart"],
+        )
+        for step in np.unique(seqs):
+            at = np.flatnonzero(seqs == step)
+            s, t = sess[at], types[at]
+            cur = current[s]
+            pick = np.where(cur >= 0, cur, fresh[at])
+            pick = np.where((t == view) & ~(revisit[at] & (cur >= 0)), fresh[at], pick)
+            pick = np.where((t == remove) & (last_added[s] >= 0), last_added[s], pick)
+            chosen[at] = pick
+            current[s] = pick
+            added = t == add
+            last_added[s[added]] = pick[added]
+        product[idx] = chosen
+        return product
+
+    def _checkout_orders(
+        self,
+        rng: np.random.Generator,
+        session_ids: list[str],
+        ev_session: npt.NDArray[np.int64],
+        ev_type: npt.NDArray[np.int64],
+        ev_product: npt.NDArray[np.int64],
+        ev_ts: npt.NDArray[np.int64],
+        checkout: npt.NDArray[np.bool_],
+        customer: npt.NDArray[np.int64],
+        city: npt.NDArray[np.int64],
+        segment: npt.NDArray[np.int64],
+        channel: npt.NDArray[np.int64],
+        focus: npt.NDArray[np.int64],
+    ) -> list[Order]:
+        """One order per completed checkout, from what the session put in (and left in) the cart."""
+        checkout_idx = np.flatnonzero(checkout)
+        if checkout_idx.size == 0:
+            return []
+        pop, cat = self.population, self.catalog
+        buying = ev_session[checkout_idx]
+        fallback = cat.pick(
+            focus[buying],
+            pop.price_level_cents[customer[buying]] * rng.lognormal(0.0, ITEM_PRICE_SIGMA, buying.size),
+        ).tolist()
+        quantity_u = rng.random(ev_type.size).tolist()
+        order_offsets = rng.integers(*CHECKOUT_TO_ORDER_MS, size=checkout_idx.size).tolist()
+        payment_u = rng.random(checkout_idx.size).tolist()
+        types, products = ev_type.tolist(), ev_product.tolist()
+        sess_list, ts_list = ev_session.tolist(), ev_ts.tolist()
+        add, remove, view = (
+            sessions.T["add_to_cart"],
+            sessions.T["remove_from_cart"],
+            sessions.T["product_view"],
+        )
+        orders = []
+        scan_from = 0
+        for k, i in enumerate(checkout_idx.tolist()):
+            s = sess_list[i]
+            # Scan the session from its start, or from just after its previous checkout.
+            begin = i
+            while begin > 0 and sess_list[begin - 1] == s and begin > scan_from:
+                begin -= 1
+            cart: dict[int, int] = {}
+            viewed = -1
+            for e in range(begin, i):
+                t, p = types[e], products[e]
+                if t == add and (p in cart or len(cart) < MAX_CART_PRODUCTS):
+                    cart[p] = min(cart.get(p, 0) + draw_quantity(quantity_u[e]), MAX_CART_UNITS)
+                elif t == remove:
+                    cart.pop(p, None)
+                elif t == view:
+                    viewed = p
+            if not cart:
+                cart = {viewed if viewed >= 0 else fallback[k]: 1}
+            while sum(cart.values()) > MAX_CART_UNITS:
+                cart.popitem()
+            scan_from = i + 1
+            ts = ts_list[i] + order_offsets[k]
+            items = [(p, cat.price_at(p, ts), q) for p, q in cart.items()]
+            subtotal = sum(price * q for _, price, q in items)
+            c = int(customer[s])
+            orders.append(
+                Order(
+                    ts_ms=ts,
+                    customer=c,
+                    session_id=session_ids[s],
+                    city=int(city[s]),
+                    device_json=pop.device_json[c],
+                    channel=self._channels[int(channel[s])],
+                    segment=int(segment[s]),
+                    items=items,
+                    discount_cents=normal_discount(rng, subtotal),
+                    payment=draw_payment(payment_u[k]),
+                )
+            )
+        return orders
+
+    # ------------------------------------------------------------------ fraud
+
+    def _basket_for(self, customer: int, ts: int) -> list[tuple[int, int, int]]:
+        """A normal one-item basket of the customer, at the price of that moment."""
+        pop, rng = self.population, self._rng
+        compatible = np.flatnonzero(pop.compatible[customer])
+        category = int(compatible[int(rng.integers(0, compatible.size))])
+        target = pop.price_level_cents[customer] * rng.lognormal(0.0, ITEM_PRICE_SIGMA)
+        product = int(self.catalog.pick(np.asarray([category]), np.asarray([target]))[0])
+        return [(product, self.catalog.price_at(product, ts), 1)]
+
+    def _channel_for(self, customer: int) -> str:
+        cum = self._channel_cum[int(self.population.device_type[customer])]
+        return self._channels[min(int(np.searchsorted(cum, self._rng.random(), side="right")), len(cum) - 1)]
+
+    def _inject_fraud(self, t0: int, t1: int) -> list[Order]:
+        ctx = FraudContext(
+            rng=self._rng,
+            population=self.population,
+            catalog=self.catalog,
+            history=self.history,
+            offsets_ms=self._offsets,
+            distances_km=self._distances,
+            new_session_id=lambda: uuids(self._rng, 1)[0],
+            channel_for=self._channel_for,
+            basket=self._basket_for,
+        )
+        out: list[Order] = []
+        while (incident := self._planner.next_due()) is not None:
+            placed = BUILDERS[incident.fraud_type](ctx, incident, t0, t1)
+            if placed is None:
+                break  # nobody eligible yet (e.g. no order history): try again in a later window
+            self._planner.placed()
+            for order in placed:
+                self.history.record(order)
+                if order.label is None:
+                    self._planner.earn(1)
+            out.extend(placed)
+        return out
+
+    # ------------------------------------------------------------------ serialisation
+
+    def _build_fragments(self) -> None:
+        """Pre-serialised ``product_id,category,search_query,page`` fragments, indexed per event."""
+        cat = self.catalog
+        frags = [
+            f'"product_id":"{pid}","category":"{calendar.CATEGORIES[int(cat.category[p])]}",'
+            f'"search_query":null,"page":"/products/{pid}"'
+            for p, pid in enumerate(cat.product_ids)
+        ]
+        self._search_base = len(frags)
+        for c, name in enumerate(calendar.CATEGORIES):
+            for term in cat.search_terms[c]:
+                query = term.replace(" ", "+")
+                frags.append(
+                    f'"product_id":null,"category":"{name}","search_query":{json.dumps(term)},'
+                    f'"page":"/search?q={query}"'
+                )
+        self._page_base = len(frags)
+        pages = ["/", "/deals", "/new-arrivals"]
+        frags += [f'"product_id":null,"category":null,"search_query":null,"page":"{p}"' for p in pages]
+        for name in calendar.CATEGORIES:
+            slug = name.lower().replace(" & ", "-").replace(" ", "-")
+            frags.append(
+                f'"product_id":null,"category":"{name}","search_query":null,"page":"/category/{slug}"'
+            )
+        self._n_pages = len(frags) - self._page_base
+        self._type_base = len(frags)
+        fixed_pages = {
+            "login": "/account/login", "logout": "/account/logout", "account_create": "/account/create",
+            "begin_checkout": "/checkout", "complete_checkout": "/checkout/complete",
+            "contact_support": "/support", "newsletter_signup": "/newsletter", "search": "/search",
+            "page_view": "/",
+        }  # fmt: skip
+        for name in sessions.EVENT_TYPES:
+            page = fixed_pages.get(name, "/cart" if name in ("add_to_cart", "remove_from_cart") else "/")
+            frags.append(f'"product_id":null,"category":null,"search_query":null,"page":"{page}"')
+        self._fragments = frags
+        self._event_type_json = list(sessions.EVENT_TYPES)
+
+    def _fragments_for(
+        self,
+        rng: np.random.Generator,
+        ev_type: npt.NDArray[np.int64],
+        ev_product: npt.NDArray[np.int64],
+        ev_focus: npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.int64]:
+        m = ev_type.size
+        frag = self._type_base + ev_type
+        search = ev_type == sessions.T["search"]
+        frag = np.where(
+            search,
+            self._search_base
+            + ev_focus * len(self.catalog.search_terms[0])
+            + rng.integers(0, len(self.catalog.search_terms[0]), size=m),
+            frag,
+        )
+        frag = np.where(
+            ev_type == sessions.T["page_view"], self._page_base + rng.integers(0, self._n_pages, size=m), frag
+        )
+        return np.where(ev_product >= 0, ev_product, frag)
+
+    def _emit_user_events(
+        self,
+        rng: np.random.Generator,
+        session_ids: list[str],
+        customer: npt.NDArray[np.int64],
+        city: npt.NDArray[np.int64],
+        segment: npt.NDArray[np.int64],
+        channel: npt.NDArray[np.int64],
+        ev_session: npt.NDArray[np.int64],
+        ev_type: npt.NDArray[np.int64],
+        ev_seq: npt.NDArray[np.int64],
+        ev_ts: npt.NDArray[np.int64],
+        ev_frag: npt.NDArray[np.int64],
+    ) -> None:
+        pop = self.population
+        cust_l, city_l, seg_l, chan_l = customer.tolist(), city.tolist(), segment.tolist(), channel.tolist()
+        heads = [_head(sid, pop.customer_ids[c]) for sid, c in zip(session_ids, cust_l, strict=True)]
+        mids = [_mid(SEGMENTS[g], self._channels[ch]) for g, ch in zip(seg_l, chan_l, strict=True)]
+        tails = [
+            _tail(pop.location_json[ct], pop.device_json[c]) for ct, c in zip(city_l, cust_l, strict=True)
+        ]
+        keys_by_session = [sid.encode() for sid in session_ids]
+        event_ids = uuids(rng, ev_type.size)
+        stamps = rfc3339_ms(ev_ts)
+        types, frags = self._event_type_json, self._fragments
+        sess_l = ev_session.tolist()
+        values = [
+            (
+                f'{{"event_id":"{eid}",{heads[s]},"event_type":"{types[t]}","timestamp":"{stamp}",'
+                f'"sequence":{q + 1},{mids[s]},{frags[f]},{tails[s]}}}'
+            ).encode()
+            for eid, s, t, stamp, q, f in zip(
+                event_ids, sess_l, ev_type.tolist(), stamps, ev_seq.tolist(), ev_frag.tolist(), strict=True
+            )
+        ]
+        keys = [keys_by_session[s] for s in sess_l]
+        self._buffers[USER_EVENTS].add(ev_ts, keys, values)
+
+    def _emit_orders(self, orders: list[Order]) -> None:
+        if not orders:
+            return
+        pop, rng = self.population, self._rng
+        if TRANSACTIONS in self.streams:
+            ids = uuids(rng, 2 * len(orders))
+            ts = np.asarray([o.ts_ms for o in orders], dtype=np.int64)
+            stamps = rfc3339_ms(ts)
+            values = [
+                transaction_json(
+                    o,
+                    ids[2 * k],
+                    ids[2 * k + 1],
+                    stamps[k],
+                    pop.customer_ids[o.customer],
+                    self.catalog,
+                    pop.location_json[o.city],
+                ).encode()
+                for k, o in enumerate(orders)
+            ]
+            keys = [pop.customer_ids[o.customer].encode() for o in orders]
+            self._buffers[TRANSACTIONS].add(ts, keys, values)
+        synthetic = [o for o in orders if o.session_events]
+        if USER_EVENTS in self.streams and synthetic:
+            ev_ts_l: list[int] = []
+            keys_l: list[bytes] = []
+            parts: list[tuple[str, str, int, int, int, str, str]] = []
+            for o in synthetic:
+                head = _head(o.session_id, pop.customer_ids[o.customer])
+                mid = _mid(SEGMENTS[o.segment], o.channel)
+                tail = _tail(pop.location_json[o.city], o.device_json)
+                for q, (t, p, ts_ms) in enumerate(o.session_events):
+                    frag = p if p >= 0 else self._type_base + t
+                    parts.append((head, mid, t, q + 1, frag, tail, o.session_id))
+                    ev_ts_l.append(ts_ms)
+            ts_arr = np.asarray(ev_ts_l, dtype=np.int64)
+            ids = uuids(rng, len(parts))
+            stamps = rfc3339_ms(ts_arr)
+            values = []
+            for k, (head, mid, t, q, frag, tail, sid) in enumerate(parts):
+                event_type, fragment = self._event_type_json[t], self._fragments[frag]
+                values.append(
+                    (
+                        f'{{"event_id":"{ids[k]}",{head},"event_type":"{event_type}","timestamp":"{stamps[k]}",'
+                        f'"sequence":{q},{mid},{fragment},{tail}}}'
+                    ).encode()
+                )
+                keys_l.append(sid.encode())
+            self._buffers[USER_EVENTS].add(ts_arr, keys_l, values)
+
+
+def _head(session_id: str, customer_id: str) -> str:
+    return f'"session_id":"{session_id}","customer_id":"{customer_id}"'
+
+
+def _mid(segment: str, channel: str) -> str:
+    return f'"visitor_segment":"{segment}","channel":"{channel}"'
+
+
+def _tail(location_json: str, device_json: str) -> str:
+    return f'"location":{location_json},"device":{device_json}'
+
+
+def decode(chunks: Iterator[list[EventBatch]] | Any) -> dict[str, list[dict[str, Any]]]:
+    """JSON-decode every record of the chunks, per stream, in emission order."""
+    out: dict[str, list[dict[str, Any]]] = {stream: [] for stream in STREAMS}
+    for chunk in chunks:
+        for batch in chunk:
+            out[batch.stream].extend(json.loads(v) for v in batch.values)
+    return out
+
+
+def stream_key_field(stream: str) -> str:
+    """The wire field a stream is keyed by (DOMAIN.md), e.g. ``session_id`` for user-events."""
+    return schemas.TOPICS[stream].key_field
+
+
+def parse_day(text: str) -> datetime:
+    """``YYYY-MM-DD`` -> midnight UTC (for backfill periods)."""
+    return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+
+
+def utc_now_ms() -> int:
+    return int(time.time() * 1000)

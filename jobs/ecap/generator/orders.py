@@ -1,0 +1,133 @@
+"""Orders: baskets, money in integer cents, customer order history and the transaction wire record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ecap import schemas
+
+from .calendar import CATEGORIES
+from .catalog import Catalog
+from .encode import money
+from .geography import CITIES, DEFAULT_TAX_RATE, TAX_RATES
+
+PAYMENT_NAMES: Final[tuple[str, ...]] = tuple(schemas.PAYMENT_METHODS)
+PAYMENT_CUMULATIVE: Final = np.cumsum(np.asarray(list(schemas.PAYMENT_METHODS.values()), dtype=np.float64))
+# Tax rates in basis points per city, so tax is computed exactly on integer cents.
+TAX_BASIS_POINTS: Final = np.asarray(
+    [round(TAX_RATES.get(c.country, DEFAULT_TAX_RATE) * 10_000) for c in CITIES], dtype=np.int64
+)
+QUANTITY_CUMULATIVE: Final = np.cumsum([0.85, 0.12, 0.03])  # quantity 1, 2, 3 per add to cart
+DISCOUNT_MIN_SUBTOTAL_CENTS: Final = 2_000
+DISCOUNT_SHARE: Final = 0.25
+DISCOUNT_PERCENTS: Final = (5, 10, 15, 20)
+
+
+@dataclass
+class Order:
+    """One transaction; synthetic (fraud) orders also carry their short session's events."""
+
+    ts_ms: int
+    customer: int
+    session_id: str
+    city: int
+    device_json: str
+    channel: str
+    segment: int
+    items: list[tuple[int, int, int]]
+    """(product index, unit price cents, quantity)."""
+    discount_cents: int
+    payment: str
+    label: str | None = None
+    session_events: list[tuple[int, int, int]] = field(default_factory=list)
+    """(event type index, product index or -1, epoch ms) of a synthetic session, in order."""
+
+    @property
+    def subtotal_cents(self) -> int:
+        return sum(price * qty for _, price, qty in self.items)
+
+    @property
+    def tax_cents(self) -> int:
+        taxable = self.subtotal_cents - self.discount_cents
+        return (taxable * int(TAX_BASIS_POINTS[self.city]) + 5_000) // 10_000
+
+    @property
+    def total_cents(self) -> int:
+        return self.subtotal_cents - self.discount_cents + self.tax_cents
+
+
+@dataclass
+class OrderHistory:
+    """What the shop knows of each customer's past orders (drives fraud targeting)."""
+
+    count: npt.NDArray[np.int64]
+    spend_cents: npt.NDArray[np.int64]
+    last_ts_ms: npt.NDArray[np.int64]
+
+    @classmethod
+    def empty(cls, n_customers: int) -> OrderHistory:
+        return cls(
+            count=np.zeros(n_customers, dtype=np.int64),
+            spend_cents=np.zeros(n_customers, dtype=np.int64),
+            last_ts_ms=np.full(n_customers, -1, dtype=np.int64),
+        )
+
+    def record(self, order: Order) -> None:
+        self.count[order.customer] += 1
+        self.spend_cents[order.customer] += order.total_cents
+        self.last_ts_ms[order.customer] = max(int(self.last_ts_ms[order.customer]), order.ts_ms)
+
+    def usual_spend_cents(self, customer: int) -> float:
+        count = int(self.count[customer])
+        return float(self.spend_cents[customer]) / count if count else 0.0
+
+
+def draw_payment(u: float) -> str:
+    return PAYMENT_NAMES[
+        min(int(np.searchsorted(PAYMENT_CUMULATIVE, u, side="right")), len(PAYMENT_NAMES) - 1)
+    ]
+
+
+def draw_quantity(u: float) -> int:
+    return 1 + min(int(np.searchsorted(QUANTITY_CUMULATIVE, u, side="right")), 2)
+
+
+def normal_discount(rng: np.random.Generator, subtotal_cents: int) -> int:
+    """A promotion on a quarter of the larger baskets; never more than 20 %."""
+    if subtotal_cents < DISCOUNT_MIN_SUBTOTAL_CENTS or rng.random() >= DISCOUNT_SHARE:
+        return 0
+    percent = DISCOUNT_PERCENTS[int(rng.integers(0, len(DISCOUNT_PERCENTS)))]
+    return subtotal_cents * percent // 100
+
+
+def transaction_json(
+    order: Order,
+    event_id: str,
+    transaction_id: str,
+    timestamp: str,
+    customer_id: str,
+    catalog: Catalog,
+    location_json: str,
+) -> str:
+    """The wire ``transactions`` record of an order (field order as in ``schemas``)."""
+    items = ",".join(
+        f'{{"product_id":"{catalog.product_ids[p]}","category":"{CATEGORIES[int(catalog.category[p])]}",'
+        f'"unit_price":{money(price)},"quantity":{qty}}}'
+        for p, price, qty in order.items
+    )
+    subtotal = order.subtotal_cents
+    tax = order.tax_cents
+    total = money(subtotal - order.discount_cents + tax)
+    label = "null" if order.label is None else f'"{order.label}"'
+    return (
+        f'{{"event_id":"{event_id}","transaction_id":"{transaction_id}","customer_id":"{customer_id}",'
+        f'"session_id":"{order.session_id}","timestamp":"{timestamp}","items":[{items}],'
+        f'"subtotal":{money(subtotal)},"discount":{money(order.discount_cents)},"tax":{money(tax)},'
+        f'"total_amount":{total},"currency":"{schemas.CURRENCY}","payment_method":"{order.payment}",'
+        f'"channel":"{order.channel}","location":{location_json},"device":{order.device_json},'
+        f'"injected_fraud":{label}}}'
+    )
