@@ -46,7 +46,7 @@ class Rendered:
 
     @property
     def operator_deployment(self) -> dict[str, Any]:
-        return self.one("Deployment", f"{RELEASE}-operator")
+        return self.one("Deployment")
 
     @property
     def operator_container(self) -> dict[str, Any]:
