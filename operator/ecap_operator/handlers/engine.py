@@ -1,0 +1,169 @@
+"""The I/O around the pure decisions: read children, apply create/patch/delete, read back, compute status."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..api import (
+    API_VERSION,
+    DataProducerSpec,
+    DeltaTableSpec,
+    KafkaTopicSpec,
+    SegmentationRunSpec,
+    StreamingPipelineSpec,
+)
+from ..builders import place_topic
+from ..builders.spark_app import SPARK_API_VERSION
+from ..errors import InvalidSpecError
+from ..kube import KubeApi, ObjectRef
+from ..reconcile import (
+    Action,
+    Context,
+    Desired,
+    check_partitions,
+    decide,
+    desired_data_producer,
+    desired_delta_table,
+    desired_kafka_topic,
+    desired_segmentation_run,
+    desired_streaming_pipeline,
+    is_ours,
+    last_run_name,
+    parse_spec,
+    release_patch,
+    resolve_topics,
+    stale_children,
+    status_data_producer,
+    status_delta_table,
+    status_kafka_topic,
+    status_segmentation_run,
+    status_streaming_pipeline,
+    topic_refs,
+)
+from ..settings import OperatorSettings
+
+Manifest = dict[str, Any]
+Live = dict[ObjectRef, Manifest | None]
+
+
+@dataclass
+class Runtime:
+    """What every handler needs: the API client and the settings (set up once at operator startup)."""
+
+    api: KubeApi
+    settings: OperatorSettings
+
+
+def apply(
+    api: KubeApi, desired: Desired, ctx: Context, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> Live:
+    """Create-or-patch every desired child, delete stale ones; return the children as they now are."""
+    live: Live = {}
+    for child in desired.children:
+        ref = ObjectRef.of(child)
+        observed = api.get(ref)
+        decision = decide(child, observed, ctx.owner)
+        if decision.action is Action.CREATE:
+            created, ok = api.create(child)
+            if ok:
+                logger.info("created %s", ref)
+                live[ref] = created
+                continue
+            # Someone (a timer run, a person) created it meanwhile: fall back to patching it.
+            observed = api.get(ref)
+            decision = decide(child, observed, ctx.owner)
+        if decision.action is Action.PATCH and decision.body is not None:
+            logger.info("patched %s (drift or spec change)", ref)
+            live[ref] = api.patch(ref, decision.body)
+        else:
+            live[ref] = observed
+    for ref in desired.absent:
+        observed = api.get(ref)
+        if observed is not None and is_ours(observed, ctx.owner):
+            logger.info("deleting %s: no longer wanted by the spec", ref)
+            api.delete(ref)
+    if desired.prune_selector is not None:
+        api_version, kind, labels = desired.prune_selector
+        listed = api.list(api_version, kind, ctx.owner.namespace, labels)
+        for ref in stale_children(desired, listed, ctx.owner):
+            logger.info("deleting stale %s", ref)
+            api.delete(ref)
+    return live
+
+
+def fetch_topics(api: KubeApi, ctx: Context, spec: BaseModel) -> dict[str, Manifest | None]:
+    """The ecap.io KafkaTopics the spec references, by name (None where absent)."""
+    names = sorted(set(topic_refs(spec).values()))
+    return {n: api.get(ObjectRef(API_VERSION, "KafkaTopic", ctx.owner.namespace, n)) for n in names}
+
+
+def reconcile(
+    kind: str, ctx: Context, api: KubeApi, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> Manifest:
+    """One full reconciliation of one object; returns the status patch. Raises OperatorError subclasses."""
+    spec = parse_spec(kind, ctx.body)
+    if isinstance(spec, KafkaTopicSpec):
+        desired = desired_kafka_topic(ctx, spec)
+        ref = ObjectRef.of(desired.children[0])
+        check_partitions(spec, api.get(ref))
+        return status_kafka_topic(ctx, spec, apply(api, desired, ctx, logger))
+    if isinstance(spec, DataProducerSpec):
+        topics = resolve_topics(ctx.owner, spec, fetch_topics(api, ctx, spec))
+        live = apply(api, desired_data_producer(ctx, spec, topics), ctx, logger)
+        return status_data_producer(ctx, spec, topics, live)
+    if isinstance(spec, StreamingPipelineSpec):
+        topics = resolve_topics(ctx.owner, spec, fetch_topics(api, ctx, spec))
+        live = apply(api, desired_streaming_pipeline(ctx, spec, topics), ctx, logger)
+        return status_streaming_pipeline(ctx, live)
+    if isinstance(spec, DeltaTableSpec):
+        return status_delta_table(ctx, spec, apply(api, desired_delta_table(ctx, spec), ctx, logger))
+    if isinstance(spec, SegmentationRunSpec):
+        live = apply(api, desired_segmentation_run(ctx, spec), ctx, logger)
+        last_run = None
+        scheduled = next((o for r, o in live.items() if r.kind == "ScheduledSparkApplication"), None)
+        run_name = last_run_name(scheduled)
+        if run_name is not None:
+            last_run = api.get(
+                ObjectRef(SPARK_API_VERSION, "SparkApplication", ctx.owner.namespace, run_name)
+            )
+        return status_segmentation_run(ctx, spec, live, last_run)
+    raise InvalidSpecError(f"{kind}: no reconciliation for spec type {type(spec).__name__}")
+
+
+def _placement_spec(body: Mapping[str, Any]) -> KafkaTopicSpec | None:
+    try:
+        spec = parse_spec("KafkaTopic", body)
+    except InvalidSpecError:
+        return None
+    assert isinstance(spec, KafkaTopicSpec)  # noqa: S101 - parse_spec returns the kind's model
+    return spec
+
+
+def release_kafka_topic(
+    ctx: Context, api: KubeApi, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> str:
+    """On deletion: delete the Strimzi topic (deletionPolicy Delete) or leave it unowned (Retain).
+
+    Returns what was done, for the log. An invalid spec falls back to Retain: data is never deleted
+    on a guess.
+    """
+    spec = _placement_spec(ctx.body)
+    placement = place_topic(ctx.owner, spec or KafkaTopicSpec(), ctx.settings)
+    ref = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", placement.namespace, placement.name)
+    observed = api.get(ref)
+    if observed is None:
+        return f"{ref} is already gone"
+    if not is_ours(observed, ctx.owner):
+        return f"{ref} belongs to someone else: left alone"
+    if spec is not None and spec.deletion_policy == "Delete":
+        api.delete(ref)
+        logger.info("deleted %s (deletionPolicy Delete)", ref)
+        return f"deleted {ref}"
+    api.patch(ref, release_patch(observed, ctx.owner))
+    logger.info("released %s: the topic and its records are retained", ref)
+    return f"retained {ref}"

@@ -1,0 +1,12 @@
+"""Registers every ECAP handler into kopf's default registry on import, with settings from the environment.
+
+For ``kopf run --standalone -A -m ecap_operator.kopf_entry`` and ``kopf.testing.KopfRunner`` with the same
+arguments; ``ecap operator run`` does not need it (it builds its own registry).
+"""
+
+import kopf
+
+from .handlers import register
+from .settings import load_settings
+
+register(kopf.get_default_registry(), load_settings())

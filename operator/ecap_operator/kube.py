@@ -1,0 +1,166 @@
+"""The operator's thin Kubernetes I/O: get / create / merge-patch / delete / list of plain dicts.
+
+It uses the official client's connection handling (kubeconfig or in-cluster service account, auth
+plugins, TLS) but no generated models: every object stays a dict, as the builders make them. Paths come
+from a fixed table of the kinds the operator touches, so no API discovery is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from kubernetes import client, config
+
+from .api import API_VERSION, KINDS
+from .errors import KubeApiError
+
+Manifest = dict[str, Any]
+
+STRIMZI: Final = "kafka.strimzi.io/v1beta2"
+SPARK: Final = "sparkoperator.k8s.io/v1beta2"
+
+# (apiVersion, kind) -> plural: every kind the operator reads or writes.
+PLURALS: Final[dict[tuple[str, str], str]] = {
+    ("v1", "ConfigMap"): "configmaps",
+    ("v1", "Service"): "services",
+    ("apps/v1", "Deployment"): "deployments",
+    ("batch/v1", "Job"): "jobs",
+    ("batch/v1", "CronJob"): "cronjobs",
+    (STRIMZI, "KafkaTopic"): "kafkatopics",
+    (SPARK, "SparkApplication"): "sparkapplications",
+    (SPARK, "ScheduledSparkApplication"): "scheduledsparkapplications",
+    **{(API_VERSION, kind.kind): kind.plural for kind in KINDS.values()},
+}
+MERGE_PATCH: Final = "application/merge-patch+json"
+TIMEOUT: Final = (5.0, 30.0)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Identity of one namespaced object."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
+        meta = obj["metadata"]
+        return cls(str(obj["apiVersion"]), str(obj["kind"]), str(meta["namespace"]), str(meta["name"]))
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+def collection_path(api_version: str, kind: str, namespace: str) -> str:
+    plural = PLURALS.get((api_version, kind))
+    if plural is None:
+        raise KeyError(f"the operator does not manage {api_version} {kind}")
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    return f"{prefix}/namespaces/{namespace}/{plural}"
+
+
+def object_path(ref: ObjectRef) -> str:
+    return f"{collection_path(ref.api_version, ref.kind, ref.namespace)}/{ref.name}"
+
+
+class KubeApi:
+    """Synchronous calls (kopf runs sync handlers in its thread pool)."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self._client = api_client
+
+    @classmethod
+    def from_environment(cls) -> KubeApi:
+        """In a pod: the service account; elsewhere: $KUBECONFIG or ~/.kube/config (plain http works too)."""
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+        else:
+            config.load_kube_config()  # type: ignore[no-untyped-call]
+        return cls(client.ApiClient())
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        query: list[tuple[str, str]] | None = None,
+    ) -> tuple[int, Any]:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        serialized = self._client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        url, headers_out, body_out = serialized[1], serialized[2], serialized[3]
+        response = self._client.call_api(
+            method, url, header_params=headers_out, body=body_out, _request_timeout=TIMEOUT
+        )
+        raw = response.read()  # type: ignore[no-untyped-call]
+        status = int(response.status)
+        text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+        if status >= 400:
+            return status, text
+        return status, json.loads(text) if text else None
+
+    def _check(self, status: int, payload: Any, what: str) -> Any:
+        if status >= 400:
+            raise KubeApiError(status, what, payload if isinstance(payload, str) else json.dumps(payload))
+        return payload
+
+    def get(self, ref: ObjectRef) -> Manifest | None:
+        status, payload = self._call("GET", object_path(ref))
+        if status == 404:
+            return None
+        result: Manifest = self._check(status, payload, f"get {ref}")
+        return result
+
+    def create(self, obj: Mapping[str, Any]) -> tuple[Manifest | None, bool]:
+        """Create; returns (object, created). An existing object is returned as (None, False)."""
+        ref = ObjectRef.of(obj)
+        status, payload = self._call(
+            "POST", collection_path(ref.api_version, ref.kind, ref.namespace), dict(obj)
+        )
+        if status == 409:
+            return None, False
+        return self._check(status, payload, f"create {ref}"), True
+
+    def patch(self, ref: ObjectRef, body: Mapping[str, Any]) -> Manifest | None:
+        """JSON merge patch; None when the object is gone."""
+        status, payload = self._call("PATCH", object_path(ref), dict(body), content_type=MERGE_PATCH)
+        if status == 404:
+            return None
+        result: Manifest = self._check(status, payload, f"patch {ref}")
+        return result
+
+    def delete(self, ref: ObjectRef) -> bool:
+        """Delete with background propagation; False when it was already gone."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        status, payload = self._call("DELETE", object_path(ref), body)
+        if status == 404:
+            return False
+        self._check(status, payload, f"delete {ref}")
+        return True
+
+    def list(
+        self, api_version: str, kind: str, namespace: str, selector: Mapping[str, str]
+    ) -> list[Manifest]:
+        query = [("labelSelector", ",".join(f"{k}={v}" for k, v in selector.items()))] if selector else []
+        status, payload = self._call("GET", collection_path(api_version, kind, namespace), query=query)
+        items: list[Manifest] = self._check(status, payload, f"list {kind} in {namespace}").get("items") or []
+        for item in items:
+            # List items carry no apiVersion/kind of their own.
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items

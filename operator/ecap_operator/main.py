@@ -1,0 +1,81 @@
+"""Running the operator: a kopf registry with our handlers, started like ``kopf run`` would.
+
+Login: kopf's own login handlers (with the ``kubernetes`` package installed, ``login_via_client``)
+read the in-cluster service account or ``$KUBECONFIG`` / ``~/.kube/config``; our API client loads the
+same configuration in the startup handler. A kubeconfig whose cluster ``server`` is
+``http://127.0.0.1:PORT`` and whose user is empty (``user: {}``) works: no token, no TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import kopf
+
+from .handlers import register
+from .kube import KubeApi
+from .settings import OperatorSettings, load_settings
+
+
+def build_registry(
+    settings: OperatorSettings | None = None, api: KubeApi | None = None
+) -> kopf.OperatorRegistry:
+    """A fresh kopf registry holding every ECAP handler (so tests can run several in one process)."""
+    registry = kopf.OperatorRegistry()
+    register(registry, settings or load_settings(), api)
+    return registry
+
+
+def _run_options(
+    namespaces: Sequence[str],
+    all_namespaces: bool,
+    liveness: str | None,
+    peering: str | None,
+    priority: int,
+) -> dict[str, Any]:
+    if namespaces and all_namespaces:
+        raise ValueError("use --namespace or --all-namespaces, not both")
+    return {
+        "namespaces": list(namespaces),
+        "clusterwide": all_namespaces or not namespaces,
+        "liveness_endpoint": liveness,
+        # Without --peering the operator runs standalone: no KopfPeering CRD or RBAC is needed.
+        "standalone": peering is None,
+        "peering_name": peering,
+        "priority": priority,
+    }
+
+
+def run(
+    namespaces: Sequence[str] = (),
+    all_namespaces: bool = False,
+    liveness: str | None = None,
+    peering: str | None = None,
+    priority: int = 0,
+    settings: OperatorSettings | None = None,
+) -> None:
+    """Run until interrupted: ``kopf.run`` with our registry. No namespaces means all namespaces."""
+    registry = build_registry(settings)
+    kopf.run(registry=registry, **_run_options(namespaces, all_namespaces, liveness, peering, priority))
+
+
+async def operator(
+    namespaces: Sequence[str] = (),
+    all_namespaces: bool = False,
+    liveness: str | None = None,
+    peering: str | None = None,
+    priority: int = 0,
+    settings: OperatorSettings | None = None,
+    stop_flag: asyncio.Event | None = None,
+    ready_flag: asyncio.Event | None = None,
+) -> None:
+    """The same as ``run`` for an existing event loop (``kopf.operator``), with stop/ready flags."""
+    registry = build_registry(settings)
+    await kopf.operator(
+        registry=registry,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+        **_run_options(namespaces, all_namespaces, liveness, peering, priority),
+    )
