@@ -95,16 +95,21 @@ class EmbeddedBroker:
         self.stop()
         raise BrokerError(f"the embedded broker did not listen on {url} within {timeout:.0f}s")
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, grace: float = 1.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds.
+
+        Tansu waits about 5 s for connected clients before it exits on SIGTERM; its storage is memory
+        only, so nothing is lost by not waiting.
+        """
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout)
+            proc.wait(grace)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout)
+            proc.wait(10.0)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start() if self.process is None else self

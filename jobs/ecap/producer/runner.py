@@ -9,10 +9,11 @@ credentials); one metrics server covers them all.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from types import FrameType
@@ -36,6 +37,7 @@ from ecap_operator.api.data_producer import BackfillSettings
 log = logging.getLogger(__name__)
 ADMIN_TIMEOUT_S: Final = 10.0
 DEFAULT_FLUSH_TIMEOUT_S: Final = 30.0
+ENV_METRICS_PORT: Final = "ECAP_METRICS_PORT"
 
 Mode = Literal["realtime", "replay"]
 
@@ -500,10 +502,20 @@ def install_signal_handlers(stop_event: threading.Event) -> Callable[[], None]:
     return restore
 
 
-def resolve_metrics_port(resources: Sequence[Resource[BaseModel]], override: int | None) -> int:
-    """``--metrics-port`` or the first producer's ``spec.metricsPort``."""
+def resolve_metrics_port(
+    resources: Sequence[Resource[BaseModel]], override: int | None, env: Mapping[str, str] | None = None
+) -> int:
+    """``--metrics-port``, else env ``ECAP_METRICS_PORT`` (set by the operator), else ``spec.metricsPort``."""
+    env = os.environ if env is None else env
     if override is not None:
         return override
+    if env.get(ENV_METRICS_PORT):
+        try:
+            return int(env[ENV_METRICS_PORT])
+        except ValueError:
+            raise ProducerError(
+                f"{ENV_METRICS_PORT}={env[ENV_METRICS_PORT]!r} is not a port number"
+            ) from None
     for res in resources:
         if isinstance(res.spec, DataProducerSpec):
             return res.spec.metrics_port
