@@ -20,7 +20,7 @@ PROMTOOL_TESTS = Path(__file__).parent / "promtool" / "alerts_test.yaml"
 @pytest.fixture(scope="module")
 def contract() -> dict[str, Metric]:
     metrics = load_contract()
-    assert len(metrics) >= 15, "README.md Metrics table not found or incomplete"
+    assert len(metrics) >= 19, "README.md Metrics table not found or incomplete"
     return metrics
 
 
@@ -177,8 +177,8 @@ def test_should_scrape_the_operator_service_by_its_labels_and_port(default_rende
 def test_should_scrape_producers_and_pipeline_drivers_by_part_of_and_component(default_render: Rendered) -> None:
     monitors = {m["metadata"]["name"]: m for m in default_render.of_kind("PodMonitor")}
     assert set(monitors) == {"ecap-producers", "ecap-pipelines"}
-    for component in ("producer", "pipeline"):
-        spec = monitors[f"ecap-{component}s"]["spec"]
+    for name, component in (("ecap-producers", "producer"), ("ecap-pipelines", "streaming-pipeline")):
+        spec = monitors[name]["spec"]
         assert spec["selector"]["matchLabels"] == {
             "app.kubernetes.io/part-of": "ecap",
             "app.kubernetes.io/component": component,
@@ -187,3 +187,33 @@ def test_should_scrape_producers_and_pipeline_drivers_by_part_of_and_component(d
         assert spec["podMetricsEndpoints"][0]["port"] == "metrics"
     executor_filter = monitors["ecap-pipelines"]["spec"]["selector"]["matchExpressions"]
     assert executor_filter == [{"key": "spark-role", "operator": "NotIn", "values": ["executor"]}]
+
+
+def _exposed(registry: Any) -> dict[str, str]:
+    """Metric name (counters with _total, as scraped) -> type, from a prometheus_client registry."""
+    exposed: dict[str, str] = {}
+    for family in registry.collect():
+        name = f"{family.name}_total" if family.type == "counter" else family.name
+        exposed[name] = family.type
+    return exposed
+
+
+@pytest.mark.parametrize("area", ["producer", "pipeline"])
+def test_should_declare_exactly_the_metrics_the_workloads_expose(contract: dict[str, Metric], area: str) -> None:
+    """The contract is what the real producer and pipeline code registers, names and types both ways."""
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    if area == "producer":
+        from ecap.producer.metrics import ProducerCollector
+
+        registry.register(ProducerCollector())
+        prefixes: tuple[str, ...] = ("ecap_producer_",)
+    else:
+        from ecap.pipeline.metrics import PipelineMetrics
+
+        PipelineMetrics(registry)
+        prefixes = ("ecap_pipeline_", "ecap_fraud_")
+    exposed = _exposed(registry)
+    declared = {name: metric.type for name, metric in contract.items() if name.startswith(prefixes)}
+    assert exposed == declared

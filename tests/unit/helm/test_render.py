@@ -111,6 +111,11 @@ CASES = [
         lambda r: r.operator_env["ECAP_OPERATOR_JOBS_IMAGE"] == "example/jobs:spark4",
     ),
     Case(
+        "should pull workload images that way when images.jobs.pullPolicy is set",
+        {"images": {"jobs": {"pullPolicy": "Always"}}},
+        lambda r: r.operator_env["ECAP_OPERATOR_IMAGE_PULL_POLICY"] == "Always",
+    ),
+    Case(
         "should hand the operator a separate producer image when images.producer.repository is set",
         {"images": {"producer": {"repository": "example/producer", "tag": "7"}}},
         check_all(
@@ -170,7 +175,7 @@ CASES = [
         {"operator": {"settings": {"strimziCluster": "events"}}},
         check_all(
             lambda r: r.operator_env["ECAP_OPERATOR_STRIMZI_CLUSTER"] == "events",
-            lambda r: r.operator_env["ECAP_OPERATOR_BOOTSTRAP_SERVERS"] == f"events-kafka-bootstrap.{NAMESPACE}:9092",
+            lambda r: "ECAP_OPERATOR_BOOTSTRAP_SERVERS" not in r.operator_env,
         ),
     ),
     Case(
@@ -181,6 +186,7 @@ CASES = [
             lambda r: r.operator_env["ECAP_OPERATOR_BOOTSTRAP_SERVERS"] == "ecap-kafka-bootstrap.kafka:9092",
             lambda r: r.one("Role", "ecap-operator-strimzi")["metadata"]["namespace"] == "kafka",
             lambda r: r.one("RoleBinding", "ecap-operator-strimzi")["metadata"]["namespace"] == "kafka",
+            lambda r: "kafka.strimzi.io" not in str(r.one("ClusterRole", "ecap-operator")["rules"]),
         ),
     ),
     Case(
@@ -466,8 +472,10 @@ def test_should_configure_the_operator_through_prefixed_env_by_default(default_r
     env = default_render.operator_env
     assert env["ECAP_OPERATOR_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     assert env["ECAP_OPERATOR_STRIMZI_CLUSTER"] == "ecap"
-    assert env["ECAP_OPERATOR_STRIMZI_NAMESPACE"] == NAMESPACE
-    assert env["ECAP_OPERATOR_BOOTSTRAP_SERVERS"] == f"ecap-kafka-bootstrap.{NAMESPACE}:9092"
+    # Unset: the operator puts Strimzi topics next to each KafkaTopic and uses <cluster>-kafka-bootstrap.
+    assert "ECAP_OPERATOR_STRIMZI_NAMESPACE" not in env
+    assert "ECAP_OPERATOR_BOOTSTRAP_SERVERS" not in env
+    assert env["ECAP_OPERATOR_IMAGE_PULL_POLICY"] == "IfNotPresent"
     assert env["ECAP_OPERATOR_JOBS_IMAGE"] == "ghcr.io/ecap/ecap-jobs:0.1.0"
     assert env["ECAP_OPERATOR_PRODUCER_IMAGE"] == DEFAULT_IMAGE
     assert env["ECAP_OPERATOR_SPARK_SERVICE_ACCOUNT"] == "ecap-spark"
@@ -494,6 +502,16 @@ def test_should_render_the_expected_objects_by_default(default_render: Rendered)
     ])
     namespaced = [o for o in default_render.objects if o["kind"] not in ("ClusterRole", "ClusterRoleBinding")]
     assert {o["metadata"]["namespace"] for o in namespaced} == {NAMESPACE}
+
+
+def test_should_grant_strimzi_topics_with_the_namespaced_rules_by_default(chart: Chart) -> None:
+    rendered = chart.template({"operator": {"watchNamespaces": ["shop"]}})
+    assert rendered.find("Role", "ecap-operator-strimzi") == []
+    rules = rendered.one("ClusterRole", "ecap-operator")["rules"]
+    assert {"apiGroups": ["kafka.strimzi.io"], "resources": ["kafkatopics"]}.items() <= next(
+        r for r in rules if r["apiGroups"] == ["kafka.strimzi.io"]
+    ).items()
+    assert names(rendered, "RoleBinding") >= {("ecap-operator", "shop")}
 
 
 def test_should_render_the_custom_values_file(custom_render: Rendered) -> None:
