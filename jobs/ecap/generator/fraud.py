@@ -31,7 +31,7 @@ from .calendar import CATEGORY_INDEX, DAY_MS, HOUR_MS
 from .catalog import PRICE_RANGES_CENTS, Catalog
 from .orders import TAX_BASIS_POINTS, Order, OrderHistory, draw_payment
 from .population import Population, random_device
-from .sessions import T
+from .sessions import QUIET_HOURS, T
 
 BURST_SIZES: Final[dict[str, tuple[int, int]]] = {"velocity_attack": (5, 10), "card_testing": (5, 15)}
 AMOUNT_FACTOR_RANGE: Final = (5.0, 20.0)
@@ -141,10 +141,21 @@ def _order(
     )
 
 
-def _start(ctx: FraudContext, t0: int, t1: int) -> int:
-    """A moment in the window late enough that the short session before it stays inside it."""
+def _quiet(ctx: FraudContext, city: int, ts: int) -> bool:
+    """Whether ``ts`` falls in the local quiet hours (02-04) that only time_anomaly may use."""
+    hour = ((ts + int(ctx.offsets_ms(ts)[city])) // HOUR_MS) % 24
+    return QUIET_HOURS[0] <= hour < QUIET_HOURS[1]
+
+
+def _start(ctx: FraudContext, t0: int, t1: int, city: int, span_ms: int = 0) -> int | None:
+    """A moment in the window, late enough that the short session before it stays inside it and
+    outside the city's quiet hours (for ``span_ms`` after it too); None if the window has none."""
     lead = min(5 * 60_000, (t1 - t0) // 2)
-    return int(ctx.rng.integers(t0 + lead, t1)) if t1 > t0 + lead else t0
+    for _ in range(8):
+        ts = int(ctx.rng.integers(t0 + lead, t1)) if t1 > t0 + lead else t0
+        if not (_quiet(ctx, city, ts) or _quiet(ctx, city, ts + span_ms)):
+            return ts
+    return None
 
 
 def _any_customer(ctx: FraudContext) -> int:
@@ -153,7 +164,9 @@ def _any_customer(ctx: FraudContext) -> int:
 
 def velocity_attack(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> list[Order] | None:
     customer = _any_customer(ctx)
-    start = _start(ctx, t0, t1)
+    start = _start(ctx, t0, t1, int(ctx.population.city[customer]), span_ms=incident.size * 40_000)
+    if start is None:
+        return None
     spacing = ctx.rng.integers(10_000, 40_000, size=incident.size)
     times = start + np.cumsum(spacing) - spacing[0]
     return [
@@ -161,9 +174,17 @@ def velocity_attack(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> 
     ]
 
 
+def _throwaway_account(ctx: FraudContext) -> int:
+    """A "new"-tier account that has never ordered (what card testers register), else anyone."""
+    fresh = np.flatnonzero((ctx.history.count == 0) & (ctx.population.tier == 0))
+    return int(fresh[int(ctx.rng.integers(0, fresh.size))]) if fresh.size else _any_customer(ctx)
+
+
 def card_testing(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> list[Order] | None:
-    customer = _any_customer(ctx)
-    start = _start(ctx, t0, t1)
+    customer = _throwaway_account(ctx)
+    start = _start(ctx, t0, t1, int(ctx.population.city[customer]), span_ms=incident.size * 30_000)
+    if start is None:
+        return None
     spacing = ctx.rng.integers(5_000, 30_000, size=incident.size)
     times = start + np.cumsum(spacing) - spacing[0]
     cheap = ctx.catalog.pick(
@@ -187,7 +208,9 @@ def amount_anomaly(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> l
     if candidates.size == 0:
         return None
     customer = int(candidates[int(ctx.rng.integers(0, candidates.size))])
-    ts = _start(ctx, t0, t1)
+    ts = _start(ctx, t0, t1, int(ctx.population.city[customer]))
+    if ts is None:
+        return None
     usual = ctx.history.usual_spend_cents(customer)
     factor = float(ctx.rng.uniform(*AMOUNT_FACTOR_RANGE))
     target = usual * factor
@@ -210,9 +233,14 @@ def location_anomaly(ctx: FraudContext, incident: Incident, t0: int, t1: int) ->
     far = np.flatnonzero(ctx.distances_km[home] > IMPOSSIBLE_TRAVEL_MIN_KM)
     if far.size == 0:
         return None
-    elsewhere = int(far[int(ctx.rng.integers(0, far.size))])
-    first = _start(ctx, t0, t1)
+    first = _start(ctx, t0, t1, home)
+    if first is None:
+        return None
     second = first + int(ctx.rng.integers(10 * 60_000, 60 * 60_000))
+    far = np.asarray([c for c in far.tolist() if not _quiet(ctx, c, second)], dtype=np.int64)
+    if far.size == 0:
+        return None
+    elsewhere = int(far[int(ctx.rng.integers(0, far.size))])
     at_home = _order(ctx, customer, first, ctx.basket(customer, first), None)
     away = _order(ctx, customer, second, ctx.basket(customer, second), incident.fraud_type, city=elsewhere)
     return [at_home, away]
@@ -252,7 +280,9 @@ def device_anomaly(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> l
     if candidates.size == 0:
         return None
     customer = int(candidates[int(ctx.rng.integers(0, candidates.size))])
-    ts = _start(ctx, t0, t1)
+    ts = _start(ctx, t0, t1, int(ctx.population.city[customer]))
+    if ts is None:
+        return None
     _, _, device = random_device(ctx.rng)
     return [_order(ctx, customer, ts, ctx.basket(customer, ts), incident.fraud_type, device_json=device)]
 

@@ -26,7 +26,7 @@ from ecap_operator.api.data_producer import DataProducerSpec
 
 from . import calendar, sessions
 from .catalog import ACTIVE, DISCONTINUED, OUT_OF_STOCK, PRICE_RANGES_CENTS, Catalog, build_catalog
-from .encode import rfc3339_ms, rfc3339_one, uuids
+from .encode import rfc3339_ms, rfc3339_ms_without_z, rfc3339_one, uuids
 from .errors import GeneratorError
 from .fraud import BUILDERS, FraudContext, FraudPlanner
 from .geography import CITIES, distance_matrix_km, utc_offsets_ms
@@ -43,11 +43,13 @@ SLICE_MS: Final = 15 * 60_000
 TARGET_CHUNK_EVENTS: Final = 40_000
 REPLAY_CHUNK_CHOICES_MS: Final = (3_600_000, 900_000, 300_000, 60_000, 10_000)
 CHECKOUT_TO_ORDER_MS: Final = (50, 1_500)
-ITEM_PRICE_SIGMA: Final = 0.3
+ITEM_PRICE_SIGMA: Final = 0.2
+ITEM_PRICE_SPREAD: Final = 1.5
+"""Normal item prices stay within [level / 1.5, level x 1.5] of the customer's price level."""
+MAX_BASKET_FACTOR: Final = 2.5
+"""A normal basket's subtotal stays under 2.5x the customer's price level (amount_anomaly is >= 5x)."""
 MAX_CART_PRODUCTS: Final = 3
 MAX_CART_UNITS: Final = 4
-QUIET_HOURS: Final = (2, 4)
-"""Local hours [2, 4) in which normal customers never complete a checkout (time_anomaly owns them)."""
 UPDATE_TYPE_WEIGHTS: Final = {"price_change": 0.35, "stock_update": 0.35, "description_update": 0.15,
                               "status_change": 0.15}  # fmt: skip
 PRICE_CHANGE_SIGMA: Final = 0.12
@@ -377,7 +379,7 @@ class ShopGenerator:
         # Normal customers do not complete checkouts in the quiet hours: such sessions end before.
         checkout = ev_type == sessions.T["complete_checkout"]
         local_hour = ((ev_ts + offset[ev_session]) // calendar.HOUR_MS) % 24
-        quiet = checkout & (local_hour >= QUIET_HOURS[0]) & (local_hour < QUIET_HOURS[1])
+        quiet = checkout & (local_hour >= sessions.QUIET_HOURS[0]) & (local_hour < sessions.QUIET_HOURS[1])
         if quiet.any():
             cut = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
             np.minimum.at(cut, ev_session[quiet], ev_seq[quiet])
@@ -435,9 +437,7 @@ class ShopGenerator:
         if idx.size == 0:
             return product
         sess = ev_session[idx]
-        target = self.population.price_level_cents[customer[sess]] * rng.lognormal(
-            0.0, ITEM_PRICE_SIGMA, idx.size
-        )
+        target = _item_targets(rng, self.population.price_level_cents[customer[sess]])
         fresh = self.catalog.pick(focus[sess], target)
         revisit = rng.random(idx.size) < 0.25
         types = ev_type[idx]
@@ -487,12 +487,13 @@ class ShopGenerator:
         buying = ev_session[checkout_idx]
         fallback = cat.pick(
             focus[buying],
-            pop.price_level_cents[customer[buying]] * rng.lognormal(0.0, ITEM_PRICE_SIGMA, buying.size),
+            _item_targets(rng, pop.price_level_cents[customer[buying]]),
         ).tolist()
         quantity_u = rng.random(ev_type.size).tolist()
         order_offsets = rng.integers(*CHECKOUT_TO_ORDER_MS, size=checkout_idx.size).tolist()
         payment_u = rng.random(checkout_idx.size).tolist()
         types, products = ev_type.tolist(), ev_product.tolist()
+        levels = pop.price_level_cents * MAX_BASKET_FACTOR
         sess_list, ts_list = ev_session.tolist(), ev_ts.tolist()
         add, remove, view = (
             sessions.T["add_to_cart"],
@@ -523,9 +524,9 @@ class ShopGenerator:
                 cart.popitem()
             scan_from = i + 1
             ts = ts_list[i] + order_offsets[k]
-            items = [(p, cat.price_at(p, ts), q) for p, q in cart.items()]
-            subtotal = sum(price * q for _, price, q in items)
             c = int(customer[s])
+            items = _capped([(p, cat.price_at(p, ts), q) for p, q in cart.items()], levels[c])
+            subtotal = sum(price * q for _, price, q in items)
             orders.append(
                 Order(
                     ts_ms=ts,
@@ -549,8 +550,8 @@ class ShopGenerator:
         pop, rng = self.population, self._rng
         compatible = np.flatnonzero(pop.compatible[customer])
         category = int(compatible[int(rng.integers(0, compatible.size))])
-        target = pop.price_level_cents[customer] * rng.lognormal(0.0, ITEM_PRICE_SIGMA)
-        product = int(self.catalog.pick(np.asarray([category]), np.asarray([target]))[0])
+        target = _item_targets(rng, pop.price_level_cents[customer : customer + 1])
+        product = int(self.catalog.pick(np.asarray([category]), target)[0])
         return [(product, self.catalog.price_at(product, ts), 1)]
 
     def _channel_for(self, customer: int) -> str:
@@ -667,12 +668,12 @@ class ShopGenerator:
         ]
         keys_by_session = [sid.encode() for sid in session_ids]
         event_ids = uuids(rng, ev_type.size)
-        stamps = rfc3339_ms(ev_ts)
+        stamps = rfc3339_ms_without_z(ev_ts)
         types, frags = self._event_type_json, self._fragments
         sess_l = ev_session.tolist()
         values = [
             (
-                f'{{"event_id":"{eid}",{heads[s]},"event_type":"{types[t]}","timestamp":"{stamp}",'
+                f'{{"event_id":"{eid}",{heads[s]},"event_type":"{types[t]}","timestamp":"{stamp}Z",'
                 f'"sequence":{q + 1},{mids[s]},{frags[f]},{tails[s]}}}'
             ).encode()
             for eid, s, t, stamp, q, f in zip(
@@ -731,6 +732,28 @@ class ShopGenerator:
                 )
                 keys_l.append(sid.encode())
             self._buffers[USER_EVENTS].add(ts_arr, keys_l, values)
+
+
+def _item_targets(rng: np.random.Generator, levels: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Prices a customer looks for: near their price level (so their orders have a usual size)."""
+    spread = np.clip(
+        rng.lognormal(0.0, ITEM_PRICE_SIGMA, levels.size), 1 / ITEM_PRICE_SPREAD, ITEM_PRICE_SPREAD
+    )
+    return np.asarray(levels * spread, dtype=np.float64)
+
+
+def _capped(items: list[tuple[int, int, int]], max_subtotal: float) -> list[tuple[int, int, int]]:
+    """Trim units, then products, until the basket fits the customer's usual budget (one unit stays)."""
+    items = list(items)
+    while sum(price * q for _, price, q in items) > max_subtotal:
+        product, price, quantity = items[-1]
+        if quantity > 1:
+            items[-1] = (product, price, quantity - 1)
+        elif len(items) > 1:
+            items.pop()
+        else:
+            break
+    return items
 
 
 def _head(session_id: str, customer_id: str) -> str:

@@ -207,12 +207,23 @@ def location_json(city: City) -> str:
     )
 
 
+_ZONES: Final[dict[str, ZoneInfo]] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    """ZoneInfo objects kept for good (its own cache only holds a few strongly)."""
+    zone = _ZONES.get(name)
+    if zone is None:
+        zone = _ZONES[name] = ZoneInfo(name)
+    return zone
+
+
 def utc_offsets_ms(epoch_ms: int, cities: tuple[City, ...] = CITIES) -> npt.NDArray[np.int64]:
     """Each city's UTC offset (ms) at one instant, daylight saving included."""
     instant = datetime.fromtimestamp(epoch_ms / 1000.0, tz=UTC)
     offsets = []
     for city in cities:
-        delta = instant.astimezone(ZoneInfo(city.timezone)).utcoffset()
+        delta = instant.astimezone(_zone(city.timezone)).utcoffset()
         offsets.append(0 if delta is None else int(delta.total_seconds() * 1000))
     return np.asarray(offsets, dtype=np.int64)
 

@@ -23,8 +23,8 @@ from .geography import CITIES, location_json
 SEGMENTS: Final[tuple[str, ...]] = schemas.VISITOR_SEGMENTS
 SEGMENT_WEIGHTS: Final = np.asarray([0.35, 0.40, 0.20, 0.05], dtype=np.float64)
 # Share of customers in each tier, top of the propensity ranking last (new, returning, loyal, power).
-TIER_SHARES: Final = np.asarray([0.60, 0.30, 0.09, 0.01], dtype=np.float64)
-PROPENSITY_SIGMA: Final = 1.0
+TIER_SHARES: Final = np.asarray([0.695, 0.25, 0.05, 0.005], dtype=np.float64)
+PROPENSITY_SIGMA: Final = 1.3
 PRICE_LEVEL_MEDIAN_CENTS: Final = 4500.0
 PRICE_LEVEL_SIGMA: Final = 0.8
 

@@ -78,6 +78,8 @@ GAP_SIGMA: Final = 0.9
 GAP_MIN_MS: Final = 1_000
 GAP_MAX_MS: Final = 120_000
 MAX_SESSION_MS: Final = MAX_SESSION_EVENTS * GAP_MAX_MS
+QUIET_HOURS: Final = (2, 4)
+"""Local hours [2, 4) in which normal customers never complete a checkout (time_anomaly owns them)."""
 
 # Event types that concern one product (the event carries product_id and category).
 PRODUCT_EVENTS: Final = frozenset(
