@@ -90,6 +90,8 @@ class KubeEmulator(kmock.KubernetesScaffold):
     gc_delay: float = 0.05
     """Seconds before the garbage collector runs after a write that may leave orphans (async in k8s too)."""
     _gc_pending: bool = attrs.field(default=False, init=False)
+    active_watches: dict[tuple[str, str, str | None], int] = attrs.field(factory=dict, init=False)
+    """(group, plural, namespace or None) -> open watch streams; tests wait on it for an operator to be up."""
 
     def __attrs_post_init__(self) -> None:
         self.store = ObjectStore(
@@ -406,6 +408,8 @@ class KubeEmulator(kmock.KubernetesScaffold):
             )
 
         unsubscribe = self.store.subscribe(lambda event: queue.put_nowait(event) if relevant(event) else None)
+        watch_key = (rtype.group, rtype.plural, route.namespace)
+        self.active_watches[watch_key] = self.active_watches.get(watch_key, 0) + 1
         try:
             yield b""  # send the headers now: clients wait for them before reading the stream
             since = params.get("resourceVersion")
@@ -457,6 +461,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
                     yield out
         finally:
             unsubscribe()
+            self.active_watches[watch_key] -= 1
 
     def _translate(
         self,

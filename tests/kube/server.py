@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import kmock
 import yaml
 
+from .client import wait_for
 from .emulator import KubeEmulator
 
 T = TypeVar("T")
@@ -110,6 +111,15 @@ class EmulatorServer:
 
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(run(), self._loop)
         return future.result(timeout)
+
+    def watching(self, group: str, plural: str, namespace: str | None) -> int:
+        """How many watch streams are open on a resource in a namespace (None: cluster-wide)."""
+        return self.call(lambda: self.emulator.active_watches.get((group, plural, namespace), 0))
+
+    def wait_for_watch(self, group: str, plural: str, namespace: str | None, timeout: float = 20.0) -> None:
+        """Wait until a client (an operator) watches the resource: from then on it sees every change."""
+        wait_for(lambda: self.watching(group, plural, namespace) > 0, timeout,
+                 f"a watch on {plural}.{group} in {namespace or 'all namespaces'}")
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         path.write_text(yaml.safe_dump(kubeconfig(self.url, namespace), sort_keys=False))
