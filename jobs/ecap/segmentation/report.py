@@ -79,7 +79,7 @@ def _heatmap_chart(result: SegmentationResult, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8.5, 6.2))
     cmap = LinearSegmentedColormap.from_list("customers", ["#f7fbff", "#08306b"])
     image = ax.imshow(share * 100, cmap=cmap, vmin=0)
-    for row, r_score in enumerate(GRID_R_ORDER):
+    for row in range(5):
         for col in range(5):
             dark = share[row, col] > 0.55 * max(share.max(), 1e-9)
             colour = "white" if dark else "#222222"
@@ -96,11 +96,10 @@ def _heatmap_chart(result: SegmentationResult, path: Path) -> None:
             ax.text(
                 col, row + 0.2, SEGMENT_GRID[row][col], ha="center", va="center", fontsize=7.5, color=colour
             )
-        ax.text(-0.75, row, f"R={r_score}", ha="right", va="center", fontsize=9)
     ax.set_xticks(range(5), [f"FM={i}" for i in range(1, 6)])
-    ax.set_yticks([])
+    ax.set_yticks(range(5), [f"R={r}" for r in GRID_R_ORDER])
     ax.set_xlabel("FM score (frequency and monetary, 5 = best)")
-    ax.set_ylabel("Recency score (5 = most recent)", labelpad=40)
+    ax.set_ylabel("Recency score (5 = most recent)")
     ax.set_title("Customers on the R x FM grid (cell: customers, segment)")
     colourbar = fig.colorbar(image, ax=ax, shrink=0.8)
     colourbar.set_label("% of customers")
