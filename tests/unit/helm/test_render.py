@@ -151,8 +151,8 @@ CASES = [
     ),
     Case(
         "should pass extra kopf arguments last when operator.kopfArgs is set",
-        {"operator": {"kopfArgs": ["--verbose", "--peering=ecap"]}},
-        lambda r: r.operator_container["args"][-2:] == ["--verbose", "--peering=ecap"],
+        {"operator": {"kopfArgs": ["--debug", "--peering=ecap"]}},
+        lambda r: r.operator_container["args"][-2:] == ["--debug", "--peering=ecap"],
     ),
     Case(
         "should move the liveness endpoint when operator.livenessPort is set",
@@ -518,7 +518,7 @@ def test_should_render_the_custom_values_file(custom_render: Rendered) -> None:
     """tests/unit/helm/values/custom.yaml: watched namespaces, a private registry, no monitoring."""
     assert custom_render.operator_container["image"] == "registry.example.com/data/ecap-operator:0.1.0-rc.1"
     assert custom_render.operator_container["args"] == [
-        "operator", "--liveness=http://0.0.0.0:8080/healthz", "--namespace=shop-a", "--namespace=shop-b", "--verbose",
+        "operator", "--liveness=http://0.0.0.0:8080/healthz", "--namespace=shop-a", "--namespace=shop-b", "--debug",
     ]
     assert not [o for o in custom_render.objects if o["apiVersion"].startswith("monitoring.coreos.com/")]
     assert custom_render.of_kind("ConfigMap") == []
@@ -526,3 +526,20 @@ def test_should_render_the_custom_values_file(custom_render: Rendered) -> None:
         "analytics", "shop-a", "shop-b",
     }
     assert RELEASE == "ecap"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{}, {"operator": {"watchNamespaces": ["a", "b"], "kopfArgs": ["--debug", "--peering=ecap", "--priority=10"]}}],
+    ids=["defaults", "namespaces-and-kopf-args"],
+)
+def test_should_start_the_operator_with_arguments_the_ecap_command_accepts(chart: Chart, values: dict[str, Any]) -> None:
+    """The container runs the image's `ecap` entrypoint with these arguments: they must parse."""
+    from ecap.cli import build_parser
+
+    args = chart.template(values).operator_container["args"]
+    parsed = build_parser().parse_args(args)
+    assert parsed.command == "operator"
+    assert parsed.liveness == "http://0.0.0.0:8080/healthz"
+    assert parsed.namespace == values.get("operator", {}).get("watchNamespaces", [])
+    assert parsed.all_namespaces is not bool(parsed.namespace)
