@@ -17,6 +17,7 @@ from ecap.lake.tables import (
     optimize_table,
     read_table_at,
     restore_table,
+    run_maintenance,
     spec_location,
     table_history,
     vacuum_table,
@@ -70,20 +71,6 @@ def _tables(args: argparse.Namespace) -> list[Resource[Any]]:
     return found
 
 
-def maintain(spec: DeltaTableSpec, location: str) -> dict[str, Any]:
-    """One maintenance pass as declared: optimize (with Z-order), then vacuum; returns what it did."""
-    done: dict[str, Any] = {"location": location}
-    plan = spec.maintenance
-    if plan is None:
-        return done | {"skipped": "no maintenance declared"}
-    if plan.optimize:
-        done["optimize"] = optimize_table(location, list(plan.z_order_by))
-    if plan.vacuum:
-        removed = vacuum_table(location, plan.retention_hours, spec.min_retention_hours, dry_run=False)
-        done["vacuum"] = {"files_deleted": len(removed), "retention_hours": plan.retention_hours}
-    return done
-
-
 def run(args: argparse.Namespace) -> int:
     console = Console()
     try:
@@ -123,7 +110,7 @@ def _run_one(args: argparse.Namespace, res: Resource[Any]) -> dict[str, Any]:
         files = vacuum_table(location, retention, spec.min_retention_hours, dry_run=args.dry_run)
         out |= {"dry_run": args.dry_run, "retention_hours": retention, "files": files}
     elif args.action == "maintain":
-        out |= maintain(spec, location)
+        out |= run_maintenance(spec, location)
     elif args.action == "restore":
         out["metrics"] = restore_table(location, args.version, args.timestamp)
     elif args.action == "show":

@@ -356,3 +356,49 @@ def restore_table(location: str, version: int | None = None, timestamp: str | No
     """Make an earlier version current again, as a new commit (history is kept)."""
     table = open_table(location)
     return dict(table.restore(_target(version, timestamp)))
+
+
+def spec_type(arrow_type: pa.DataType) -> str:
+    """The ``DeltaTable`` column type string for an Arrow type (the inverse of ``parse_type``)."""
+    simple = {
+        pa.string(): "string",
+        pa.large_string(): "string",
+        pa.int64(): "long",
+        pa.int32(): "integer",
+        pa.int16(): "short",
+        pa.int8(): "byte",
+        pa.float64(): "double",
+        pa.float32(): "float",
+        pa.bool_(): "boolean",
+        pa.date32(): "date",
+        pa.binary(): "binary",
+        pa.large_binary(): "binary",
+    }
+    if arrow_type in simple:
+        return simple[arrow_type]
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp" if arrow_type.tz else "timestamp_ntz"
+    if pa.types.is_decimal(arrow_type):
+        return f"decimal({arrow_type.precision},{arrow_type.scale})"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return f"array<{spec_type(arrow_type.value_type)}>"
+    if pa.types.is_map(arrow_type):
+        return f"map<{spec_type(arrow_type.key_type)},{spec_type(arrow_type.item_type)}>"
+    if pa.types.is_struct(arrow_type):
+        inner = ",".join(f"{f.name}:{spec_type(f.type)}" for f in arrow_type)
+        return f"struct<{inner}>"
+    raise LakeError(f"no Delta column type for Arrow type {arrow_type}")
+
+
+def run_maintenance(spec: DeltaTableSpec, location: str) -> dict[str, Any]:
+    """One maintenance pass as declared: optimize (with Z-order), then vacuum; returns what it did."""
+    done: dict[str, Any] = {"location": location}
+    plan = spec.maintenance
+    if plan is None:
+        return done | {"skipped": "no maintenance declared"}
+    if plan.optimize:
+        done["optimize"] = optimize_table(location, list(plan.z_order_by))
+    if plan.vacuum:
+        removed = vacuum_table(location, plan.retention_hours, spec.min_retention_hours, dry_run=False)
+        done["vacuum"] = {"files_deleted": len(removed), "retention_hours": plan.retention_hours}
+    return done
