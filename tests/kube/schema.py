@@ -77,7 +77,10 @@ def _children(node: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
 
 
 def structural_errors(
-    schema: Mapping[str, Any], path: str = "openAPIV3Schema", in_junctor: bool = False
+    schema: Mapping[str, Any],
+    path: str = "openAPIV3Schema",
+    in_junctor: bool = False,
+    int_or_string_branch: bool = False,
 ) -> list[FieldCause]:
     """Why the API server would refuse this schema in a CRD (empty when it is structural)."""
     causes: list[FieldCause] = []
@@ -99,7 +102,7 @@ def structural_errors(
     int_or_string = bool(schema.get("x-kubernetes-int-or-string"))
     if in_junctor:
         for key in _FORBIDDEN_IN_JUNCTORS:
-            if key in schema and not (key == "type" and int_or_string):
+            if key in schema and not (key == "type" and (int_or_string or int_or_string_branch)):
                 causes.append(
                     FieldCause(
                         f"{path}.{key}", "must not be set inside allOf/anyOf/oneOf/not", "FieldValueForbidden"
@@ -130,7 +133,8 @@ def structural_errors(
         if isinstance(branches, Mapping):
             branches = [branches]
         for index, branch in enumerate(branches or []):
-            causes.extend(structural_errors(branch, f"{path}.{junctor}[{index}]", True))
+            # The one allowed use of types inside anyOf: the int-or-string pattern of its parent.
+            causes.extend(structural_errors(branch, f"{path}.{junctor}[{index}]", True, int_or_string))
     return causes
 
 
@@ -210,11 +214,13 @@ def prune_unknown(
         extra = schema.get("additionalProperties")
         for key in list(value):
             where = f"{path}.{key}" if path else key
+            if (root or embedded) and key in _ROOT_MANAGED:
+                continue  # the API server owns apiVersion, kind and metadata: never pruned by the schema
             if key in properties:
                 prune_unknown(value[key], properties[key], where, pruned)
             elif isinstance(extra, Mapping):
                 prune_unknown(value[key], extra, where, pruned)
-            elif preserve or extra is True or ((root or embedded) and key in _ROOT_MANAGED):
+            elif preserve or extra is True:
                 continue
             else:
                 pruned.append(where)
