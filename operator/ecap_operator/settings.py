@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_IMAGE = "ghcr.io/ecap/ecap-jobs:0.1.0"
+DEFAULT_JOBS_IMAGE = "ghcr.io/ecap/ecap-jobs:0.1.0"
+DEFAULT_PRODUCER_IMAGE = "ghcr.io/ecap/ecap-operator:0.1.0"  # the operator image runs `ecap produce` too
 
 
 class OperatorSettings(BaseSettings):
@@ -23,8 +24,10 @@ class OperatorSettings(BaseSettings):
     """Namespace of the Strimzi cluster; empty means each KafkaTopic's own namespace."""
     bootstrap_servers: str | None = None
     """Bootstrap servers given to workloads whose spec sets none; default ``<cluster>-kafka-bootstrap``."""
-    producer_image: str = DEFAULT_IMAGE
-    jobs_image: str = DEFAULT_IMAGE
+    producer_image: str = DEFAULT_PRODUCER_IMAGE
+    """Image of DataProducer pods (no Spark needed); its entrypoint is ``ecap``."""
+    jobs_image: str = DEFAULT_JOBS_IMAGE
+    """Image of Spark applications and table Jobs; its entrypoint runs ``ecap`` or Spark's driver/executor."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     spark_service_account: str = "ecap-spark"
     """Service account of Spark drivers when the resource's spec.spark.serviceAccount is the default."""

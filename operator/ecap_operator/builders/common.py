@@ -184,12 +184,12 @@ def ecap_container(
     resources: Resources,
     settings: OperatorSettings,
 ) -> Manifest:
-    """A hardened container running ``ecap <args>`` from the jobs image."""
+    """A hardened container running ``ecap <args>``: both images' entrypoint is the ``ecap`` command
+    (the jobs image wraps it in tini), so only the arguments are set."""
     return {
         "name": name,
         "image": image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": ["ecap"],
         "args": list(args),
         "env": env_list(env),
         "resources": container_resources(resources),

@@ -117,8 +117,18 @@ def build_spark_spec(
     }
 
 
-def pipeline_arguments(spec: StreamingPipelineSpec) -> list[str]:
-    return ["pipeline", "run", "-f", RESOURCES_FILE, "--lake", spec.lake]
+def pipeline_arguments(spec: StreamingPipelineSpec, owner: Owner) -> list[str]:
+    """``ecap pipeline run -f /etc/ecap/resources.yaml --lake <lake> --checkpoint <location>``."""
+    return [
+        "pipeline",
+        "run",
+        "-f",
+        RESOURCES_FILE,
+        "--lake",
+        spec.lake,
+        "--checkpoint",
+        checkpoint_location(spec, owner),
+    ]
 
 
 def build_pipeline_application(
@@ -146,7 +156,7 @@ def build_pipeline_application(
             spec.spark,
             settings,
             component=PIPELINE_COMPONENT,
-            arguments=pipeline_arguments(spec),
+            arguments=pipeline_arguments(spec, owner),
             env=env,
             mounts=mounts,
             restart_policy=STREAMING_RESTART,

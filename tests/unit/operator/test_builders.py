@@ -160,7 +160,7 @@ def test_producer_deployment_contract() -> None:
     )
     pod = deployment["spec"]["template"]
     container = pod["spec"]["containers"][0]
-    assert container["command"] == ["ecap"]
+    assert "command" not in container  # the image's entrypoint is `ecap`
     assert container["args"] == ["produce", "-f", "/etc/ecap/resources.yaml"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["ECAP_RESOURCE_KIND"] == "DataProducer"
@@ -228,7 +228,16 @@ def test_pipeline_application(object_validator: ObjectValidator) -> None:
     s = app["spec"]
     assert (s["type"], s["mode"], s["restartPolicy"]["type"]) == ("Python", "cluster", "Always")
     assert s["mainApplicationFile"] == SETTINGS.spark_main_file
-    assert s["arguments"] == ["pipeline", "run", "-f", "/etc/ecap/resources.yaml", "--lake", "/lake"]
+    assert s["arguments"] == [
+        "pipeline",
+        "run",
+        "-f",
+        "/etc/ecap/resources.yaml",
+        "--lake",
+        "/lake",
+        "--checkpoint",
+        "/lake/_checkpoints/shop/shop-analytics",
+    ]
     assert s["image"] == "registry.local/ecap-jobs:1"
     assert (s["driver"]["cores"], s["driver"]["memory"]) == (1, "2g")
     assert (s["executor"]["instances"], s["executor"]["memory"]) == (2, "2g")
