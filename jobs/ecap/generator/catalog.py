@@ -53,6 +53,7 @@ _ADJECTIVES: Final = (
     "Pro", "Lite", "Signature", "Urban", "Organic", "Handmade",
 )  # fmt: skip
 SEARCH_TERMS_PER_CATEGORY: Final = 24
+_MAX_CENTS: Final = 2**62
 
 
 @dataclass
@@ -125,7 +126,7 @@ class Catalog:
         history = self._price_history.get(product)
         if not history:
             return int(self._base_price[product])
-        pos = bisect.bisect_right(history, (epoch_ms, np.iinfo(np.int64).max))
+        pos = bisect.bisect_right(history, (epoch_ms, _MAX_CENTS))
         return int(self._base_price[product]) if pos == 0 else history[pos - 1][1]
 
     def forget_before(self, epoch_ms: int) -> None:

@@ -41,7 +41,9 @@ STREAMS: Final = (TRANSACTIONS, USER_EVENTS, PRODUCT_UPDATES)
 SLICE_MS: Final = 15 * 60_000
 """Granularity at which local-time multipliers are evaluated."""
 TARGET_CHUNK_EVENTS: Final = 40_000
-REPLAY_CHUNK_CHOICES_MS: Final = (3_600_000, 900_000, 300_000, 60_000, 10_000)
+WARM_UP_MS: Final = 30 * 60_000
+"""How far before a live start sessions are simulated so that the start is not a cold one."""
+REPLAY_CHUNK_CHOICES_MS: Final = (86_400_000, 21_600_000, 3_600_000, 900_000, 300_000, 60_000, 10_000)
 CHECKOUT_TO_ORDER_MS: Final = (50, 1_500)
 ITEM_PRICE_SIGMA: Final = 0.2
 ITEM_PRICE_SPREAD: Final = 1.5
@@ -189,11 +191,25 @@ class ShopGenerator:
         step = max(1, int(interval_s * 1000))
         t0 = int(now() * 1000)
         per_ms = rate / 1000.0
+        self._warm_up(t0, per_ms)
         while True:
             t1 = t0 + step
             chunk = self._window(t0, t1, per_ms)
             yield chunk
             t0 = t1
+
+    def _warm_up(self, t0: int, events_per_ms: float) -> None:
+        """Open the sessions a live shop already has at ``t0`` (their events before ``t0`` are dropped),
+        so the first seconds of a live run carry the full rate, not only first clicks."""
+        if not self._sessions_needed:
+            return
+        session_rate, _ = self._rates(events_per_ms)
+        orders = self._sessions(t0 - WARM_UP_MS, t0, session_rate)
+        for order in orders:
+            self.history.record(order)
+        self._emit_orders(orders)
+        for stream in (TRANSACTIONS, USER_EVENTS):
+            self._buffers[stream].take_before(t0)
 
     def events(self, start: datetime, end: datetime, events_per_day: int) -> dict[str, list[dict[str, Any]]]:
         """Decoded events of a replay, per stream (for tests and analysis; slow, small volumes only)."""
