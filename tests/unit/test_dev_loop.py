@@ -29,8 +29,15 @@ KIND_CONFIG = ROOT / "kind-config.yaml"
 KAFKA_CLUSTER = ROOT / "manifests" / "dev" / "kafka-cluster.yaml"
 DOCKERFILES = {"operator": ROOT / "operator" / "Dockerfile", "jobs": ROOT / "jobs" / "Dockerfile"}
 TILT_BUILTINS = {
-    "load", "allow_k8s_contexts", "k8s_yaml", "blob", "helm_repo", "helm_resource", "k8s_resource",
-    "docker_build", "local_resource",
+    "load",
+    "allow_k8s_contexts",
+    "k8s_yaml",
+    "blob",
+    "helm_repo",
+    "helm_resource",
+    "k8s_resource",
+    "docker_build",
+    "local_resource",
 }
 _PATH_LIKE = re.compile(r"^\./|\.(ya?ml|json|toml|md)$|Dockerfile$")
 
@@ -48,7 +55,11 @@ def test_should_describe_a_kind_cluster_with_one_control_plane_and_two_workers()
 
 def test_should_map_the_node_ports_the_tiltfile_gives_grafana_and_prometheus() -> None:
     config = yaml.safe_load(KIND_CONFIG.read_text())
-    mapped = {m["containerPort"]: m["hostPort"] for node in config["nodes"] for m in node.get("extraPortMappings", [])}
+    mapped = {
+        m["containerPort"]: m["hostPort"]
+        for node in config["nodes"]
+        for m in node.get("extraPortMappings", [])
+    }
     tilt = TILTFILE.read_text()
     for service in ("grafana", "prometheus"):
         node_port = int(re.search(rf"'{service}\.service\.nodePort=(\d+)'", tilt).group(1))  # type: ignore[union-attr]
@@ -66,7 +77,8 @@ def tilt_tree() -> ast.Module:
 
 def _calls(tree: ast.Module, name: str) -> list[ast.Call]:
     return [
-        node for node in ast.walk(tree)
+        node
+        for node in ast.walk(tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
     ]
 
@@ -84,18 +96,35 @@ def _constants(tree: ast.Module) -> dict[str, Any]:
 
 
 def test_should_parse_the_tiltfile_as_starlark(tilt_tree: ast.Module) -> None:
-    forbidden = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.While, ast.Try, ast.JoinedStr, ast.With, ast.Global)
+    forbidden = (
+        ast.Import,
+        ast.ImportFrom,
+        ast.ClassDef,
+        ast.While,
+        ast.Try,
+        ast.JoinedStr,
+        ast.With,
+        ast.Global,
+    )
     used = sorted({type(node).__name__ for node in ast.walk(tilt_tree) if isinstance(node, forbidden)})
     assert not used, f"not Starlark: {used}"
-    called = {node.func.id for node in ast.walk(tilt_tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    called = {
+        node.func.id
+        for node in ast.walk(tilt_tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
     assert called <= TILT_BUILTINS | {"str", "len"}, f"unknown functions: {called - TILT_BUILTINS}"
 
 
 def test_should_reference_only_files_that_exist(tilt_tree: ast.Module) -> None:
     paths = [
-        node.value for node in ast.walk(tilt_tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _PATH_LIKE.search(node.value)
-        and "://" not in node.value and "\n" not in node.value
+        node.value
+        for node in ast.walk(tilt_tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and _PATH_LIKE.search(node.value)
+        and "://" not in node.value
+        and "\n" not in node.value
     ]
     commands = [c for c in paths if " " in c]
     for command in commands:  # e.g. "kubectl apply -n %s -f ./manifests/examples/platform.yaml"
@@ -139,14 +168,19 @@ def test_should_build_the_images_the_chart_runs(tilt_tree: ast.Module) -> None:
     sources = constants["IMAGE_SOURCES"]
     for dockerfile in DOCKERFILES.values():
         for copied in _copy_sources(parse_dockerfile(dockerfile)):
-            assert any(copied == s.removeprefix("./") or copied.startswith(s.removeprefix("./") + "/")
-                       for s in sources), f"{copied} is outside the Tilt build context"
+            assert any(
+                copied == s.removeprefix("./") or copied.startswith(s.removeprefix("./") + "/")
+                for s in sources
+            ), f"{copied} is outside the Tilt build context"
 
 
 def test_should_name_the_kafka_cluster_as_the_chart_expects() -> None:
     docs = {d["kind"]: d for d in yaml.safe_load_all(KAFKA_CLUSTER.read_text()) if d}
     kafka, pool = docs["Kafka"], docs["KafkaNodePool"]
-    assert kafka["metadata"]["annotations"] == {"strimzi.io/node-pools": "enabled", "strimzi.io/kraft": "enabled"}
+    assert kafka["metadata"]["annotations"] == {
+        "strimzi.io/node-pools": "enabled",
+        "strimzi.io/kraft": "enabled",
+    }
     assert pool["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
     assert sorted(pool["spec"]["roles"]) == ["broker", "controller"] and pool["spec"]["replicas"] == 1
     assert f"'operator.settings.strimziCluster={kafka['metadata']['name']}'" in TILTFILE.read_text()
@@ -220,8 +254,14 @@ def _subcommands() -> set[str]:
 
 
 def _dockerignored(path: str) -> bool:
-    patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")]
-    return any(fnmatch.fnmatch(path, p) or path.startswith(p.rstrip("/") + "/") or path == p for p in patterns)
+    patterns = [
+        p.strip()
+        for p in (ROOT / ".dockerignore").read_text().splitlines()
+        if p.strip() and not p.startswith("#")
+    ]
+    return any(
+        fnmatch.fnmatch(path, p) or path.startswith(p.rstrip("/") + "/") or path == p for p in patterns
+    )
 
 
 @pytest.mark.parametrize("image", sorted(DOCKERFILES))
@@ -265,7 +305,9 @@ def test_should_run_the_operator_image_as_ecap_with_a_real_subcommand() -> None:
 def test_should_run_ecap_in_the_jobs_image_unless_spark_starts_a_driver_or_executor() -> None:
     instructions = parse_dockerfile(DOCKERFILES["jobs"])
     entrypoint = _exec_form(_last(instructions, "ENTRYPOINT"))
-    scripts = {ins.args.split()[-1]: ins.heredoc for ins in instructions if ins.keyword == "COPY" and ins.heredoc}
+    scripts = {
+        ins.args.split()[-1]: ins.heredoc for ins in instructions if ins.keyword == "COPY" and ins.heredoc
+    }
     script = scripts[entrypoint[0]]
     assert script is not None and script.startswith("#!/bin/sh")
     assert re.search(r'^\s*\*\)\s*$\s*exec tini -s -- ecap "\$@"', script, re.MULTILINE)
@@ -282,9 +324,13 @@ def test_should_ship_the_spark_main_file_the_operator_submits() -> None:
     main_file = OperatorSettings.model_fields["spark_main_file"].default
     assert main_file.startswith("local://")
     instructions = parse_dockerfile(DOCKERFILES["jobs"])
-    scripts = {ins.args.split()[-1]: ins.heredoc for ins in instructions if ins.keyword == "COPY" and ins.heredoc}
+    scripts = {
+        ins.args.split()[-1]: ins.heredoc for ins in instructions if ins.keyword == "COPY" and ins.heredoc
+    }
     body = scripts[main_file.removeprefix("local://")]
     assert body is not None
     tree = ast.parse(body)
-    imported = [(n.module, [a.name for a in n.names]) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported = [
+        (n.module, [a.name for a in n.names]) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+    ]
     assert ("ecap.cli", ["main"]) in imported

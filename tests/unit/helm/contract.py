@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from .chart import CHART_DIR
 
-_ROW = re.compile(r"^\| `(?P<name>ecap_[a-z0-9_]+)` \| (?P<type>counter|gauge|histogram) \|(?P<labels>[^|]*)\|")
+_ROW = re.compile(
+    r"^\| `(?P<name>ecap_[a-z0-9_]+)` \| (?P<type>counter|gauge|histogram) \|(?P<labels>[^|]*)\|"
+)
 _METRIC = re.compile(r"\b(ecap_[a-z0-9_]+)\b")
 _BY = re.compile(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")

@@ -43,7 +43,9 @@ def run_alert_tests(promtool_bin: Path, rendered: Rendered, folder: Path) -> sub
     return run_promtool(promtool_bin, folder, "test", "rules", PROMTOOL_TESTS.name)
 
 
-@pytest.mark.parametrize("values_file", [None, VALUES_DIR / "all-features.yaml"], ids=["defaults", "all-features"])
+@pytest.mark.parametrize(
+    "values_file", [None, VALUES_DIR / "all-features.yaml"], ids=["defaults", "all-features"]
+)
 def test_should_pass_promtool_check_rules(
     chart: Chart, promtool_bin: Path, tmp_path: Path, values_file: Path | None
 ) -> None:
@@ -65,7 +67,9 @@ def test_should_fail_the_promtool_cases_when_a_threshold_changes(
     chart: Chart, promtool_bin: Path, tmp_path: Path
 ) -> None:
     """The alert tests can fail: at a 0.1 % threshold the 0.5 % quarantine case fires too."""
-    rendered = chart.template({"monitoring": {"prometheusRule": {"alerts": {"pipelineQuarantine": {"threshold": 0.001}}}}})
+    rendered = chart.template(
+        {"monitoring": {"prometheusRule": {"alerts": {"pipelineQuarantine": {"threshold": 0.001}}}}}
+    )
     result = run_alert_tests(promtool_bin, rendered, tmp_path)
     assert result.returncode != 0
     assert "EcapPipelineQuarantineHigh" in result.stdout + result.stderr
@@ -88,7 +92,9 @@ def test_should_have_a_firing_and_a_quiet_promtool_case_for_every_alert(default_
     assert alerts - quiet == set(), "alerts without a case where they stay quiet"
 
 
-def test_should_build_alerts_only_from_contract_metrics(default_render: Rendered, contract: dict[str, Metric]) -> None:
+def test_should_build_alerts_only_from_contract_metrics(
+    default_render: Rendered, contract: dict[str, Metric]
+) -> None:
     for name, rule in default_render.alert_rules().items():
         used = metrics_in(rule["expr"], contract)
         if name == "EcapOperatorDown":
@@ -115,7 +121,9 @@ def _panels(board: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_should_ship_dashboards_for_the_grafana_sidecar(default_render: Rendered) -> None:
-    config_maps = [cm for cm in default_render.of_kind("ConfigMap") if "grafana_dashboard" in cm["metadata"]["labels"]]
+    config_maps = [
+        cm for cm in default_render.of_kind("ConfigMap") if "grafana_dashboard" in cm["metadata"]["labels"]
+    ]
     assert config_maps and all(cm["metadata"]["labels"]["grafana_dashboard"] == "1" for cm in config_maps)
     boards = default_render.dashboards()
     assert "ecap-overview.json" in boards
@@ -131,12 +139,17 @@ def test_should_select_the_data_source_through_a_variable(default_render: Render
         for panel in _panels(board):
             if panel["type"] == "row":
                 continue
-            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, (file_name, panel["title"])
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, (
+                file_name,
+                panel["title"],
+            )
             for target in panel["targets"]:
                 assert target["datasource"]["uid"] == "${datasource}", (file_name, panel["title"])
 
 
-def test_should_query_only_contract_metrics_on_dashboards(default_render: Rendered, contract: dict[str, Metric]) -> None:
+def test_should_query_only_contract_metrics_on_dashboards(
+    default_render: Rendered, contract: dict[str, Metric]
+) -> None:
     shown: set[str] = set()
     for file_name, board in default_render.dashboards().items():
         ids = [p["id"] for p in _panels(board)]
@@ -158,9 +171,13 @@ def test_should_query_only_contract_metrics_on_dashboards(default_render: Render
 
 def test_should_detect_a_query_outside_the_contract(contract: dict[str, Metric]) -> None:
     """The contract checks can fail: a misspelt metric and an undeclared label are caught."""
-    assert metrics_in("rate(ecap_producer_event_total[5m])", contract) - set(contract) == {"ecap_producer_event_total"}
+    assert metrics_in("rate(ecap_producer_event_total[5m])", contract) - set(contract) == {
+        "ecap_producer_event_total"
+    }
     assert unknown_labels("sum by (table) (rate(ecap_pipeline_records_in_total[5m]))", contract) == {"table"}
-    assert metrics_in("rate(ecap_pipeline_freshness_seconds_bucket[5m])", contract) == {"ecap_pipeline_freshness_seconds"}
+    assert metrics_in("rate(ecap_pipeline_freshness_seconds_bucket[5m])", contract) == {
+        "ecap_pipeline_freshness_seconds"
+    }
 
 
 def test_should_scrape_the_operator_service_by_its_labels_and_port(default_render: Rendered) -> None:
@@ -174,7 +191,9 @@ def test_should_scrape_the_operator_service_by_its_labels_and_port(default_rende
     assert default_render.operator_env["ECAP_OPERATOR_METRICS_PORT"] == "9090"
 
 
-def test_should_scrape_producers_and_pipeline_drivers_by_part_of_and_component(default_render: Rendered) -> None:
+def test_should_scrape_producers_and_pipeline_drivers_by_part_of_and_component(
+    default_render: Rendered,
+) -> None:
     monitors = {m["metadata"]["name"]: m for m in default_render.of_kind("PodMonitor")}
     assert set(monitors) == {"ecap-producers", "ecap-pipelines"}
     for name, component in (("ecap-producers", "producer"), ("ecap-pipelines", "streaming-pipeline")):
@@ -199,7 +218,9 @@ def _exposed(registry: Any) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("area", ["producer", "pipeline"])
-def test_should_declare_exactly_the_metrics_the_workloads_expose(contract: dict[str, Metric], area: str) -> None:
+def test_should_declare_exactly_the_metrics_the_workloads_expose(
+    contract: dict[str, Metric], area: str
+) -> None:
     """The contract is what the real producer and pipeline code registers, names and types both ways."""
     from prometheus_client import CollectorRegistry
 

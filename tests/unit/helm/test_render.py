@@ -28,11 +28,14 @@ ALERTS = {
 }
 
 
+Check = Callable[[Rendered], bool]
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
     values: dict[str, Any]
-    check: Callable[[Rendered], None]
+    check: Check
 
 
 def pod_spec(r: Rendered) -> dict[str, Any]:
@@ -41,15 +44,26 @@ def pod_spec(r: Rendered) -> dict[str, Any]:
 
 
 def names(r: Rendered, kind: str) -> set[tuple[str, str | None]]:
-    return {(o["metadata"]["name"], o["metadata"].get("namespace")) for o in r.of_kind(kind)}
+    return {(o["metadata"]["name"], o["metadata"].get("namespace")) for o in r.objects if o["kind"] == kind}
 
 
-def check_all(*checks: Callable[[Rendered], Any]) -> Callable[[Rendered], None]:
-    def run(r: Rendered) -> None:
-        for check in checks:
-            assert check(r) is not False
+def check_all(*checks: Check) -> Check:
+    """All checks hold; an AssertionError names the first one (by position) that does not."""
+
+    def run(r: Rendered) -> bool:
+        for position, check in enumerate(checks, start=1):
+            assert check(r), f"check {position} of {len(checks)} does not hold"
+        return True
 
     return run
+
+
+def only_without(alert: str) -> Check:
+    return lambda r: set(r.alert_rules()) == set(ALERTS.values()) - {alert}
+
+
+def compares_with(alert: str, comparison: str) -> Check:
+    return lambda r: bool(r.alert_rules()[alert]["expr"].rstrip().endswith(comparison))
 
 
 def alerts(**alert_values: Any) -> dict[str, Any]:
@@ -83,8 +97,13 @@ CASES = [
         {"images": {"registry": "registry.example.com"}},
         check_all(
             lambda r: r.operator_container["image"] == f"registry.example.com/{DEFAULT_IMAGE}",
-            lambda r: r.operator_env["ECAP_OPERATOR_JOBS_IMAGE"] == "registry.example.com/ghcr.io/ecap/ecap-jobs:0.1.0",
-            lambda r: r.operator_env["ECAP_OPERATOR_PRODUCER_IMAGE"] == f"registry.example.com/{DEFAULT_IMAGE}",
+            lambda r: (
+                r.operator_env["ECAP_OPERATOR_JOBS_IMAGE"]
+                == "registry.example.com/ghcr.io/ecap/ecap-jobs:0.1.0"
+            ),
+            lambda r: (
+                r.operator_env["ECAP_OPERATOR_PRODUCER_IMAGE"] == f"registry.example.com/{DEFAULT_IMAGE}"
+            ),
         ),
     ),
     Case(
@@ -137,15 +156,18 @@ CASES = [
         "should watch only the listed namespaces when operator.watchNamespaces is set",
         {"operator": {"watchNamespaces": ["shop-b", "shop-a"]}},
         check_all(
-            lambda r: [a for a in r.operator_container["args"] if a.startswith("--")][1:]
-            == ["--namespace=shop-b", "--namespace=shop-a"],
+            lambda r: (
+                [a for a in r.operator_container["args"] if a.startswith("--")][1:]
+                == ["--namespace=shop-b", "--namespace=shop-a"]
+            ),
             lambda r: "--all-namespaces" not in r.operator_container["args"],
             lambda r: r.find("ClusterRoleBinding", "ecap-operator") == [],
             lambda r: names(r, "RoleBinding") >= {("ecap-operator", "shop-a"), ("ecap-operator", "shop-b")},
             lambda r: names(r, "ServiceAccount") >= {("ecap-spark", "shop-a"), ("ecap-spark", "shop-b")},
             lambda r: ("ecap-spark", NAMESPACE) not in names(r, "ServiceAccount"),
             lambda r: all(
-                m["spec"]["namespaceSelector"] == {"matchNames": ["shop-a", "shop-b"]} for m in r.of_kind("PodMonitor")
+                m["spec"]["namespaceSelector"] == {"matchNames": ["shop-a", "shop-b"]}
+                for m in r.of_kind("PodMonitor")
             ),
         ),
     ),
@@ -159,7 +181,9 @@ CASES = [
         {"operator": {"livenessPort": 8181}},
         check_all(
             lambda r: "--liveness=http://0.0.0.0:8181/healthz" in r.operator_container["args"],
-            lambda r: {p["name"]: p["containerPort"] for p in r.operator_container["ports"]}["liveness"] == 8181,
+            lambda r: (
+                {p["name"]: p["containerPort"] for p in r.operator_container["ports"]}["liveness"] == 8181
+            ),
         ),
     ),
     Case(
@@ -167,7 +191,9 @@ CASES = [
         {"operator": {"metricsPort": 9300}},
         check_all(
             lambda r: r.operator_env["ECAP_OPERATOR_METRICS_PORT"] == "9300",
-            lambda r: {p["name"]: p["containerPort"] for p in r.operator_container["ports"]}["metrics"] == 9300,
+            lambda r: (
+                {p["name"]: p["containerPort"] for p in r.operator_container["ports"]}["metrics"] == 9300
+            ),
         ),
     ),
     Case(
@@ -207,8 +233,10 @@ CASES = [
     Case(
         "should size the container when operator.resources is set",
         {"operator": {"resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}}}},
-        lambda r: r.operator_container["resources"]
-        == {"requests": {"cpu": "1", "memory": "192Mi"}, "limits": {"memory": "1Gi"}},
+        lambda r: (
+            r.operator_container["resources"]
+            == {"requests": {"cpu": "1", "memory": "192Mi"}, "limits": {"memory": "1Gi"}}
+        ),
     ),
     Case(
         "should run as another user when operator.podSecurityContext is set",
@@ -222,16 +250,31 @@ CASES = [
     ),
     Case(
         "should time the liveness probe when operator.livenessProbe is set",
-        {"operator": {"livenessProbe": {"initialDelaySeconds": 1, "periodSeconds": 2, "timeoutSeconds": 3,
-                                        "failureThreshold": 4}}},
-        lambda r: {k: r.operator_container["livenessProbe"][k] for k in
-                   ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold")}
-        == {"initialDelaySeconds": 1, "periodSeconds": 2, "timeoutSeconds": 3, "failureThreshold": 4},
+        {
+            "operator": {
+                "livenessProbe": {
+                    "initialDelaySeconds": 1,
+                    "periodSeconds": 2,
+                    "timeoutSeconds": 3,
+                    "failureThreshold": 4,
+                }
+            }
+        },
+        lambda r: (
+            {
+                k: r.operator_container["livenessProbe"][k]
+                for k in ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold")
+            }
+            == {"initialDelaySeconds": 1, "periodSeconds": 2, "timeoutSeconds": 3, "failureThreshold": 4}
+        ),
     ),
     Case(
         "should annotate the pod when operator.podAnnotations is set",
         {"operator": {"podAnnotations": {"example.com/owner": "data"}}},
-        lambda r: r.operator_deployment["spec"]["template"]["metadata"]["annotations"] == {"example.com/owner": "data"},
+        lambda r: (
+            r.operator_deployment["spec"]["template"]["metadata"]["annotations"]
+            == {"example.com/owner": "data"}
+        ),
     ),
     Case(
         "should label the pod but not the selector when operator.podLabels is set",
@@ -249,11 +292,17 @@ CASES = [
     Case(
         "should tolerate taints when operator.tolerations is set",
         {"operator": {"tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]}},
-        lambda r: pod_spec(r)["tolerations"] == [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+        lambda r: (
+            pod_spec(r)["tolerations"] == [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]
+        ),
     ),
     Case(
         "should set affinity when operator.affinity is set",
-        {"operator": {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}}},
+        {
+            "operator": {
+                "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}
+            }
+        },
         lambda r: "podAntiAffinity" in pod_spec(r)["affinity"],
     ),
     Case(
@@ -281,7 +330,10 @@ CASES = [
     Case(
         "should annotate the service account when operator.serviceAccount.annotations is set",
         {"operator": {"serviceAccount": {"annotations": {"iam.example.com/role": "ecap"}}}},
-        lambda r: r.one("ServiceAccount", "ecap-operator")["metadata"]["annotations"] == {"iam.example.com/role": "ecap"},
+        lambda r: (
+            r.one("ServiceAccount", "ecap-operator")["metadata"]["annotations"]
+            == {"iam.example.com/role": "ecap"}
+        ),
     ),
     Case(
         "should render no operator roles when operator.rbac.create is false",
@@ -294,7 +346,10 @@ CASES = [
     Case(
         "should expose metrics differently when operator.service is set",
         {"operator": {"service": {"type": "NodePort", "port": 9400}}},
-        lambda r: (r.one("Service")["spec"]["type"], r.one("Service")["spec"]["ports"][0]["port"]) == ("NodePort", 9400),
+        lambda r: (
+            (r.one("Service")["spec"]["type"], r.one("Service")["spec"]["ports"][0]["port"])
+            == ("NodePort", 9400)
+        ),
     ),
     Case(
         "should not create the Spark service account when spark.serviceAccount.create is false",
@@ -316,7 +371,10 @@ CASES = [
     Case(
         "should annotate the Spark service account when spark.serviceAccount.annotations is set",
         {"spark": {"serviceAccount": {"annotations": {"iam.example.com/role": "lake"}}}},
-        lambda r: r.one("ServiceAccount", "ecap-spark")["metadata"]["annotations"] == {"iam.example.com/role": "lake"},
+        lambda r: (
+            r.one("ServiceAccount", "ecap-spark")["metadata"]["annotations"]
+            == {"iam.example.com/role": "lake"}
+        ),
     ),
     Case(
         "should render no Spark role when spark.rbac.create is false",
@@ -341,15 +399,23 @@ CASES = [
         ),
     ),
     Case(
-        "should drop the ServiceMonitor and the operator-down alert when monitoring.serviceMonitor.enabled is false",
+        "should drop the ServiceMonitor and the operator-down alert "
+        "when monitoring.serviceMonitor.enabled is false",
         {"monitoring": {"serviceMonitor": {"enabled": False}}},
-        check_all(lambda r: r.of_kind("ServiceMonitor") == [], lambda r: "EcapOperatorDown" not in r.alert_rules()),
+        check_all(
+            lambda r: r.of_kind("ServiceMonitor") == [], lambda r: "EcapOperatorDown" not in r.alert_rules()
+        ),
     ),
     Case(
         "should scrape the operator at that pace when monitoring.serviceMonitor.interval is set",
         {"monitoring": {"serviceMonitor": {"interval": "1m", "scrapeTimeout": "20s"}}},
-        lambda r: (r.one("ServiceMonitor")["spec"]["endpoints"][0]["interval"],
-                   r.one("ServiceMonitor")["spec"]["endpoints"][0]["scrapeTimeout"]) == ("1m", "20s"),
+        lambda r: (
+            (
+                r.one("ServiceMonitor")["spec"]["endpoints"][0]["interval"],
+                r.one("ServiceMonitor")["spec"]["endpoints"][0]["scrapeTimeout"],
+            )
+            == ("1m", "20s")
+        ),
     ),
     Case(
         "should drop the PodMonitors when monitoring.podMonitors.enabled is false",
@@ -357,10 +423,13 @@ CASES = [
         lambda r: r.of_kind("PodMonitor") == [],
     ),
     Case(
-        "should scrape workloads at that pace and port when monitoring.podMonitors.interval and portName are set",
+        "should scrape workloads at that pace and port "
+        "when monitoring.podMonitors.interval and portName are set",
         {"monitoring": {"podMonitors": {"interval": "5s", "portName": "prom"}}},
-        lambda r: all(m["spec"]["podMetricsEndpoints"] == [{"port": "prom", "path": "/metrics", "interval": "5s"}]
-                      for m in r.of_kind("PodMonitor")),
+        lambda r: all(
+            m["spec"]["podMetricsEndpoints"] == [{"port": "prom", "path": "/metrics", "interval": "5s"}]
+            for m in r.of_kind("PodMonitor")
+        ),
     ),
     Case(
         "should drop the PrometheusRule when monitoring.prometheusRule.enabled is false",
@@ -381,7 +450,8 @@ CASES = [
         ),
     ),
     Case(
-        "should alert at that ratio when monitoring.prometheusRule.alerts.producerDeliveryFailures.threshold is set",
+        "should alert at that ratio "
+        "when monitoring.prometheusRule.alerts.producerDeliveryFailures.threshold is set",
         alerts(producerDeliveryFailures={"threshold": 0.2}),
         lambda r: r.alert_rules()["EcapProducerDeliveryFailures"]["expr"].rstrip().endswith("> 0.2"),
     ),
@@ -399,7 +469,7 @@ CASES = [
         Case(
             f"should drop {alert} when monitoring.prometheusRule.alerts.{key}.enabled is false",
             alerts(**{key: {"enabled": False}}),
-            lambda r, alert=alert: set(r.alert_rules()) == set(ALERTS.values()) - {alert},
+            only_without(alert),
         )
         for key, alert in ALERTS.items()
     ],
@@ -407,7 +477,7 @@ CASES = [
         Case(
             f"should alert at that level when monitoring.prometheusRule.alerts.{key}.threshold is set",
             alerts(**{key: {"threshold": 0.5}}),
-            lambda r, alert=alert: r.alert_rules()[alert]["expr"].rstrip().endswith("> 0.5"),
+            compares_with(alert, "> 0.5"),
         )
         for key, alert in ALERTS.items()
         if key not in ("pipelineStalled", "operatorDown", "noReadyResources")
@@ -433,14 +503,16 @@ CASES = [
     Case(
         "should file the dashboards in a folder when monitoring.dashboards.annotations is set",
         {"monitoring": {"dashboards": {"annotations": {"grafana_folder": "ECAP"}}}},
-        lambda r: all(cm["metadata"]["annotations"] == {"grafana_folder": "ECAP"} for cm in r.of_kind("ConfigMap")),
+        lambda r: all(
+            cm["metadata"]["annotations"] == {"grafana_folder": "ECAP"} for cm in r.of_kind("ConfigMap")
+        ),
     ),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_value(chart: Chart, case: Case) -> None:
-    case.check(chart.template(case.values))
+    assert case.check(chart.template(case.values)) is True
 
 
 def test_should_run_the_operator_with_secure_defaults(default_render: Rendered) -> None:
@@ -485,21 +557,23 @@ def test_should_configure_the_operator_through_prefixed_env_by_default(default_r
 
 def test_should_render_the_expected_objects_by_default(default_render: Rendered) -> None:
     kinds = sorted((o["kind"], o["metadata"]["name"]) for o in default_render.objects)
-    assert kinds == sorted([
-        ("ServiceAccount", "ecap-operator"),
-        ("ServiceAccount", "ecap-spark"),
-        ("ClusterRole", "ecap-operator"),
-        ("ClusterRoleBinding", "ecap-operator"),
-        ("Role", "ecap-spark"),
-        ("RoleBinding", "ecap-spark"),
-        ("Service", "ecap-operator-metrics"),
-        ("Deployment", "ecap-operator"),
-        ("ServiceMonitor", "ecap-operator"),
-        ("PodMonitor", "ecap-producers"),
-        ("PodMonitor", "ecap-pipelines"),
-        ("PrometheusRule", "ecap"),
-        ("ConfigMap", "ecap-dashboard-overview"),
-    ])
+    assert kinds == sorted(
+        [
+            ("ServiceAccount", "ecap-operator"),
+            ("ServiceAccount", "ecap-spark"),
+            ("ClusterRole", "ecap-operator"),
+            ("ClusterRoleBinding", "ecap-operator"),
+            ("Role", "ecap-spark"),
+            ("RoleBinding", "ecap-spark"),
+            ("Service", "ecap-operator-metrics"),
+            ("Deployment", "ecap-operator"),
+            ("ServiceMonitor", "ecap-operator"),
+            ("PodMonitor", "ecap-producers"),
+            ("PodMonitor", "ecap-pipelines"),
+            ("PrometheusRule", "ecap"),
+            ("ConfigMap", "ecap-dashboard-overview"),
+        ]
+    )
     namespaced = [o for o in default_render.objects if o["kind"] not in ("ClusterRole", "ClusterRoleBinding")]
     assert {o["metadata"]["namespace"] for o in namespaced} == {NAMESPACE}
 
@@ -518,22 +592,38 @@ def test_should_render_the_custom_values_file(custom_render: Rendered) -> None:
     """tests/unit/helm/values/custom.yaml: watched namespaces, a private registry, no monitoring."""
     assert custom_render.operator_container["image"] == "registry.example.com/data/ecap-operator:0.1.0-rc.1"
     assert custom_render.operator_container["args"] == [
-        "operator", "--liveness=http://0.0.0.0:8080/healthz", "--namespace=shop-a", "--namespace=shop-b", "--debug",
+        "operator",
+        "--liveness=http://0.0.0.0:8080/healthz",
+        "--namespace=shop-a",
+        "--namespace=shop-b",
+        "--debug",
     ]
     assert not [o for o in custom_render.objects if o["apiVersion"].startswith("monitoring.coreos.com/")]
     assert custom_render.of_kind("ConfigMap") == []
     assert {ns for name, ns in names(custom_render, "ServiceAccount") if name == "ecap-spark"} == {
-        "analytics", "shop-a", "shop-b",
+        "analytics",
+        "shop-a",
+        "shop-b",
     }
     assert RELEASE == "ecap"
 
 
 @pytest.mark.parametrize(
     "values",
-    [{}, {"operator": {"watchNamespaces": ["a", "b"], "kopfArgs": ["--debug", "--peering=ecap", "--priority=10"]}}],
+    [
+        {},
+        {
+            "operator": {
+                "watchNamespaces": ["a", "b"],
+                "kopfArgs": ["--debug", "--peering=ecap", "--priority=10"],
+            }
+        },
+    ],
     ids=["defaults", "namespaces-and-kopf-args"],
 )
-def test_should_start_the_operator_with_arguments_the_ecap_command_accepts(chart: Chart, values: dict[str, Any]) -> None:
+def test_should_start_the_operator_with_arguments_the_ecap_command_accepts(
+    chart: Chart, values: dict[str, Any]
+) -> None:
     """The container runs the image's `ecap` entrypoint with these arguments: they must parse."""
     from ecap.cli import build_parser
 

@@ -28,42 +28,63 @@ app.kubernetes.io/component: operator
 
 {{/*
 Rules the operator needs in each namespace it watches: its own kinds and their status, and the children
-it creates for them. Keep in step with operator/ecap_operator/rbac.py (a test compares them).
+it creates for them. Exactly operator/ecap_operator/rbac.py (scope "namespace"); a test compares them.
 */}}
 {{- define "ecap.operator.namespacedRules" -}}
 - apiGroups: ["ecap.io"]
-  resources: [kafkatopics, dataproducers, streamingpipelines, deltatables, segmentationruns]
+  resources: [kafkatopics]
   verbs: [get, list, watch, patch]
 - apiGroups: ["ecap.io"]
+  resources: [dataproducers, streamingpipelines, deltatables, segmentationruns]
+  verbs: [list, watch, patch]
+- apiGroups: ["ecap.io"]
   resources: [kafkatopics/status, dataproducers/status, streamingpipelines/status, deltatables/status, segmentationruns/status]
-  verbs: [get, patch]
-- apiGroups: [""]
-  resources: [configmaps]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+- apiGroups: [""]
+  resources: [configmaps, services]
+  verbs: [get, create, patch]
 - apiGroups: ["apps"]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, create, patch]
 - apiGroups: ["batch"]
-  resources: [jobs, cronjobs]
-  verbs: [get, list, watch, create, patch, delete]
+  resources: [jobs]
+  verbs: [get, create, list, delete]
+- apiGroups: ["batch"]
+  resources: [cronjobs]
+  verbs: [get, create, patch, delete]
 - apiGroups: ["sparkoperator.k8s.io"]
   resources: [sparkapplications, scheduledsparkapplications]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, create, patch, delete]
+{{- if .peering }}
+- apiGroups: ["kopf.dev"]
+  resources: [kopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
 {{- end }}
 
-{{/* Rules in the Strimzi cluster's namespace: the Strimzi KafkaTopics the operator manages. */}}
+{{/* Rules where the Strimzi cluster lives: the Strimzi KafkaTopics the operator manages (scope "strimzi"). */}}
 {{- define "ecap.operator.strimziRules" -}}
 - apiGroups: ["kafka.strimzi.io"]
   resources: [kafkatopics]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, create, patch, delete]
 {{- end }}
 
-{{/* Cluster-scoped rules: kopf's resource discovery of the ecap.io CRDs. */}}
+{{/* Cluster-scoped rules (scope "cluster"): kopf finds and follows the ecap.io CRDs. */}}
 {{- define "ecap.operator.clusterRules" -}}
 - apiGroups: ["apiextensions.k8s.io"]
   resources: [customresourcedefinitions]
-  verbs: [get, list, watch]
+  verbs: [list, watch]
+{{- if .peering }}
+- apiGroups: ["kopf.dev"]
+  resources: [clusterkopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- end }}
+
+{{/* Whether kopfArgs turn on kopf peering (`--peering NAME`), which needs the peering rules. */}}
+{{- define "ecap.operator.peering" -}}
+{{- range .Values.operator.kopfArgs }}{{ if hasPrefix "--peering" . }}true{{ end }}{{ end }}
 {{- end }}
