@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from ecap_operator.api.data_producer import DataProducerSpec
 
 from ecap.generator import EventBatch, ShopGenerator, decode
+from ecap_operator.api.data_producer import DataProducerSpec
 
 ALL_TOPICS = {
     "transactions": "transactions",

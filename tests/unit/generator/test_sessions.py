@@ -58,7 +58,7 @@ def test_first_events_follow_the_weights(journeys: dict[str, list[dict[str, Any]
     ],
 )
 def test_domain_transitions(journeys: dict[str, list[dict[str, Any]]], src: str, dst: str, p: float) -> None:
-    pairs = Counter()
+    pairs: Counter[str] = Counter()
     for events in journeys.values():
         for a, b in zip(events, events[1:], strict=False):
             if a["event_type"] == src:

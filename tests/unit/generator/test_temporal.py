@@ -25,7 +25,7 @@ def _local(event: dict[str, object]) -> datetime:
 
 def test_hourly_counts_follow_local_time(shop: Dataset) -> None:
     hours = np.zeros(24)
-    weekday_days = Counter()
+    weekday_days: Counter[bool] = Counter()
     for event in shop.events["user-events"]:
         local = _local(event)
         hours[local.hour] += 1
