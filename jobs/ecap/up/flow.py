@@ -122,7 +122,7 @@ class _Producing(threading.Thread):
         self.totals: dict[str, tuple[int, int]] = {}
         self.failed: dict[str, int] = {}
         self.error: BaseException | None = None
-        self.first_records = threading.Event()
+        self.replay_done = threading.Event()
 
     def run(self) -> None:
         from ecap.producer.runner import ProduceReport, run_producers
@@ -130,8 +130,6 @@ class _Producing(threading.Thread):
         def phase(report: ProduceReport, base: dict[str, tuple[int, int]]) -> None:
             current = {t: (r.delivered, r.dead_lettered) for t, r in report.topics.items()}
             self.progress.produced(current, base)
-            if report.produced:
-                self.first_records.set()
 
         try:
             base: dict[str, tuple[int, int]] = {}
@@ -144,6 +142,7 @@ class _Producing(threading.Thread):
                 progress_callback=lambda r: phase(r, {}),
             )
             self._add(report)
+            self.replay_done.set()
             if self.options.duration and not self.stop.is_set():
                 base = dict(self.totals)
                 self.progress.set_phase(f"producing: live events for {self.options.duration:g}s")
@@ -159,7 +158,7 @@ class _Producing(threading.Thread):
         except BaseException as err:  # noqa: BLE001 - handed to the main thread, which re-raises it
             self.error = err
         finally:
-            self.first_records.set()
+            self.replay_done.set()
 
     def _add(self, report: Any) -> None:
         for topic, row in report.topics.items():
@@ -207,7 +206,9 @@ def run_up(options: UpOptions, console: Console) -> UpSummary:
                 scale_backfill(resources, options.events), bootstrap, options, stop, progress
             )
             producing.start()
-            producing.first_records.wait()
+            # The replayed period is on the broker before the pipeline plans a batch: a resumed run's
+            # checkpoint may name offsets that this run's fresh broker only has once the replay is done.
+            producing.replay_done.wait()
             if producing.error is not None:
                 raise producing.error
             pipeline_reports = _run_pipelines(
