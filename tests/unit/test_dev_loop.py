@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from ecap.cli import build_parser
+from tests.fixtures.upstream import builtin_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 TILTFILE = ROOT / "Tiltfile"
@@ -172,6 +173,13 @@ def test_should_build_the_images_the_chart_runs(tilt_tree: ast.Module) -> None:
                 copied == s.removeprefix("./") or copied.startswith(s.removeprefix("./") + "/")
                 for s in sources
             ), f"{copied} is outside the Tilt build context"
+
+
+def test_should_give_the_chart_the_dev_lake_volume() -> None:
+    (claim,) = [d for d in yaml.safe_load_all((ROOT / "manifests" / "dev" / "lake.yaml").read_text()) if d]
+    assert claim["kind"] == "PersistentVolumeClaim" and claim["metadata"]["namespace"] == "ecap"
+    assert builtin_errors(claim) == []
+    assert f"'operator.settings.lakeClaim={claim['metadata']['name']}'" in TILTFILE.read_text()
 
 
 def test_should_name_the_kafka_cluster_as_the_chart_expects() -> None:

@@ -18,6 +18,10 @@ RELEASE = "ecap"
 NAMESPACE = "ecap-system"
 
 
+# libyaml's safe loader when PyYAML has it: renders are parsed dozens of times per run.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class HelmFailed(AssertionError):
     """helm exited non-zero; the message carries its stderr."""
 
@@ -111,7 +115,7 @@ class Chart:
         )
         if result.returncode != 0:
             raise HelmFailed(f"helm template failed:\n{result.stderr}")
-        return Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc])
+        return Rendered([doc for doc in yaml.load_all(result.stdout, Loader=_SafeLoader) if doc])
 
     def template_result(
         self,
