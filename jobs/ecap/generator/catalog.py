@@ -78,11 +78,15 @@ class Catalog:
     _price_history: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     """product -> [(epoch ms, price in force from then)], oldest first; older values fold into base."""
     _base_price: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _status_history: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    _base_status: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Status as of the last ``forget_before`` moment: what shoppers can buy in the current window."""
     _by_category: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = field(default_factory=list)
     _index_dirty: bool = True
 
     def __post_init__(self) -> None:
         self._base_price = self.price_cents.copy()
+        self._base_status = self.status.copy()
 
     @property
     def size(self) -> int:
@@ -91,16 +95,16 @@ class Catalog:
     # ------------------------------------------------------------------ selling
 
     def _rebuild_index(self) -> None:
-        """Per category: sellable products sorted by price (every category keeps one)."""
+        """Per category: products active at the window start, sorted by price (every category keeps one)."""
         index = []
         for cat in range(len(CATEGORIES)):
-            members = np.flatnonzero((self.category == cat) & (self.status == ACTIVE))
+            members = np.flatnonzero((self.category == cat) & (self._base_status == ACTIVE))
             if members.size == 0:
                 members = np.flatnonzero(self.category == cat)
             if members.size == 0:
                 members = np.arange(self.size)
-            order = np.argsort(self.price_cents[members], kind="stable")
-            index.append((members[order], self.price_cents[members][order]))
+            order = np.argsort(self._base_price[members], kind="stable")
+            index.append((members[order], self._base_price[members][order]))
         self._by_category = index
         self._index_dirty = False
 
@@ -130,29 +134,34 @@ class Catalog:
         return int(self._base_price[product]) if pos == 0 else history[pos - 1][1]
 
     def forget_before(self, epoch_ms: int) -> None:
-        """Fold price changes older than ``epoch_ms`` into the base price (no order can predate them)."""
-        for product in list(self._price_history):
-            history = self._price_history[product]
-            pos = bisect.bisect_left(history, (epoch_ms, -1))
-            if pos:
-                self._base_price[product] = history[pos - 1][1]
-                del history[:pos]
-            if not history:
-                del self._price_history[product]
+        """Fold changes older than ``epoch_ms`` into the base state (no order can predate them); the
+        base status is then the catalog shoppers browse from ``epoch_ms`` on."""
+        for history, base in (
+            (self._price_history, self._base_price),
+            (self._status_history, self._base_status),
+        ):
+            for product in list(history):
+                changes = history[product]
+                pos = bisect.bisect_left(changes, (epoch_ms, -1))
+                if pos:
+                    base[product] = changes[pos - 1][1]
+                    del changes[:pos]
+                    self._index_dirty = True
+                if not changes:
+                    del history[product]
 
     # ------------------------------------------------------------------ updating
 
     def set_price(self, product: int, cents: int, epoch_ms: int) -> None:
         self.price_cents[product] = cents
         self._price_history.setdefault(product, []).append((epoch_ms, cents))
-        self._index_dirty = True
 
     def set_description(self, product: int, sentence: int) -> None:
         self.descriptions[product] = json_str(f"{self.names[product]}. {self.sentences[sentence]}")
 
-    def set_status(self, product: int, status: int) -> None:
+    def set_status(self, product: int, status: int, epoch_ms: int) -> None:
         self.status[product] = status
-        self._index_dirty = True
+        self._status_history.setdefault(product, []).append((epoch_ms, status))
 
     def update_json(
         self, event_id: str, product: int, update_type: str, timestamp: str, previous_price_cents: int | None

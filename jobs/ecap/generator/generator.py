@@ -41,6 +41,7 @@ STREAMS: Final = (TRANSACTIONS, USER_EVENTS, PRODUCT_UPDATES)
 SLICE_MS: Final = 15 * 60_000
 """Granularity at which local-time multipliers are evaluated."""
 TARGET_CHUNK_EVENTS: Final = 40_000
+MAX_CATALOG_WINDOW_MS: Final = 900_000
 WARM_UP_MS: Final = 30 * 60_000
 """How far before a live start sessions are simulated so that the start is not a cold one."""
 REPLAY_CHUNK_CHOICES_MS: Final = (86_400_000, 21_600_000, 3_600_000, 900_000, 300_000, 60_000, 10_000)
@@ -160,8 +161,10 @@ class ShopGenerator:
         if events_per_day <= 0:
             raise GeneratorError(f"replay: events_per_day must be positive, got {events_per_day}")
         per_ms = events_per_day / calendar.DAY_MS
+        # Shoppers see the catalog as of their window's start: keep windows short when it changes.
+        longest = MAX_CATALOG_WINDOW_MS if PRODUCT_UPDATES in self.streams else REPLAY_CHUNK_CHOICES_MS[0]
         chunk_ms = next(
-            (c for c in REPLAY_CHUNK_CHOICES_MS if per_ms * c * 4 <= TARGET_CHUNK_EVENTS),
+            (c for c in REPLAY_CHUNK_CHOICES_MS if per_ms * c * 4 <= TARGET_CHUNK_EVENTS and c <= longest),
             REPLAY_CHUNK_CHOICES_MS[-1],
         )
         while t0 < t_end:
@@ -243,6 +246,7 @@ class ShopGenerator:
                 self._catalog_snapshot(t0)
             horizon = t1 + (sessions.MAX_SESSION_MS + 60_000 if self._sessions_needed else 0)
             self._product_updates(self._updates_until or t0, horizon, update_rate)
+        self.catalog.forget_before(t0)
         if self._sessions_needed:
             orders = self._sessions(t0, t1, session_rate)
             for order in orders:
@@ -250,7 +254,6 @@ class ShopGenerator:
             self._planner.earn(len(orders))
             fraud = self._inject_fraud(t0, t1)
             self._emit_orders(orders + fraud)
-        self.catalog.forget_before(t0)
         self.window_end_ms = t1
         return self._drain(t1)
 
@@ -307,7 +310,7 @@ class ShopGenerator:
         for i in range(n):
             p, kind, (u1, u2) = products[i], type_names[kinds[i]], draws[i]
             previous: int | None = None
-            if kind == "status_change" and not self._change_status(p, u1, u2):
+            if kind == "status_change" and not self._change_status(p, u1, u2, ts_list[i]):
                 kind = "stock_update"
             if kind == "price_change":
                 previous = int(cat.price_cents[p])
@@ -327,7 +330,7 @@ class ShopGenerator:
         keys = [cat.product_ids[p].encode() for p in products]
         self._buffers[PRODUCT_UPDATES].add(ts, keys, values)
 
-    def _change_status(self, product: int, u1: float, u2: float) -> bool:
+    def _change_status(self, product: int, u1: float, u2: float, epoch_ms: int) -> bool:
         """Flip a product's status; a category always keeps at least one active product."""
         cat = self.catalog
         status = int(cat.status[product])
@@ -335,10 +338,10 @@ class ShopGenerator:
             peers = np.count_nonzero((cat.category == cat.category[product]) & (cat.status == ACTIVE))
             if peers <= 1:
                 return False
-            cat.set_status(product, DISCONTINUED if u1 < 0.2 else OUT_OF_STOCK)
+            cat.set_status(product, DISCONTINUED if u1 < 0.2 else OUT_OF_STOCK, epoch_ms)
             cat.stock[product] = 0
         else:
-            cat.set_status(product, ACTIVE)
+            cat.set_status(product, ACTIVE, epoch_ms)
             cat.stock[product] = 20 + int(u2 * 480)
         return True
 
