@@ -64,54 +64,71 @@ PARTS: Final = (
 )
 
 
-def window_start(time: Column, seconds: int) -> Column:
+LINE: Final = "struct<product_id:string,revenue:decimal(18,2)>"
+
+
+def window_start_of(time: Column, seconds: Column) -> Column:
     """Start of the tumbling window of ``seconds`` holding ``time`` (aligned to the epoch, like window())."""
     micros = F.unix_micros(time)
-    size = F.lit(seconds * 1_000_000).cast("long")
+    size = seconds.cast("long") * 1_000_000
     return F.timestamp_micros(micros - F.pmod(micros, size))
 
 
-def _facts(
-    transactions: DataFrame | None, user_events: DataFrame | None, seconds: int
-) -> tuple[DataFrame, DataFrame]:
-    """Per-window rows to aggregate (one per order or event) and per-window product revenue lines."""
+def _sum_lines(lines: Column) -> Column:
+    """array<(product_id, revenue)> with repeats -> map product_id -> summed revenue, without a shuffle."""
+    empty = F.create_map().cast("map<string,decimal(18,2)>")
+    return F.aggregate(
+        F.filter(lines, lambda line: line["product_id"].isNotNull()),
+        empty,
+        lambda acc, line: F.map_concat(
+            F.map_filter(acc, lambda k, _v: k != line["product_id"]),
+            F.create_map(
+                line["product_id"],
+                (F.coalesce(F.element_at(acc, line["product_id"]), F.lit(0)) + line["revenue"]).cast(
+                    "decimal(18,2)"
+                ),
+            ),
+        ),
+    )
+
+
+def _facts(transactions: DataFrame | None, user_events: DataFrame | None) -> DataFrame:
+    """One row per order or event with what each KPI needs, before windows are assigned."""
     facts: list[DataFrame] = []
-    lines: list[DataFrame] = []
-    size = F.lit(seconds).cast("int").alias("window_seconds")
     if transactions is not None:
         require_columns(
             transactions, ("customer_id", "session_id", "event_time", "total_amount", "items"), "transactions"
         )
-        tx = transactions.select(size, window_start(F.col("event_time"), seconds).alias("window_start"), "*")
+        items = F.coalesce(F.col("items"), F.array().cast(transactions.schema["items"].dataType))
         facts.append(
-            tx.select(
-                *KEY,
+            transactions.select(
+                "event_time",
                 F.col("total_amount").cast("decimal(18,2)").alias("amount"),
                 F.lit(1).cast("long").alias("order"),
                 F.aggregate(
-                    "items", F.lit(0).cast("long"), lambda acc, i: acc + F.coalesce(i["quantity"], F.lit(0))
+                    items, F.lit(0).cast("long"), lambda acc, i: acc + F.coalesce(i["quantity"], F.lit(0))
                 ).alias("items"),
+                F.transform(
+                    items,
+                    lambda i: F.struct(
+                        i["product_id"].alias("product_id"),
+                        (i["unit_price"] * i["quantity"]).cast("decimal(18,2)").alias("revenue"),
+                    ),
+                ).alias("lines"),
                 F.col("customer_id"),
                 F.lit(None).cast("string").alias("session_id"),
                 F.lit(None).cast("string").alias("converted_session_id"),
-            )
-        )
-        lines.append(
-            tx.select(*KEY, F.explode("items").alias("item")).select(
-                *KEY,
-                F.col("item.product_id").alias("product_id"),
-                (F.col("item.unit_price") * F.col("item.quantity")).cast("decimal(18,2)").alias("revenue"),
             )
         )
     if user_events is not None:
         require_columns(user_events, ("session_id", "customer_id", "event_type", "event_time"), "user events")
         facts.append(
             user_events.select(
-                size,
-                window_start(F.col("event_time"), seconds).alias("window_start"),
+                "event_time",
                 F.lit(None).cast("decimal(18,2)").alias("amount"),
                 F.lit(0).cast("long").alias("order"),
                 F.lit(0).cast("long").alias("items"),
+                F.array().cast(f"array<{LINE}>").alias("lines"),
                 F.col("customer_id"),
                 F.col("session_id"),
                 F.when(F.col("event_type") == COMPLETED_CHECKOUT, F.col("session_id")).alias(
@@ -122,26 +139,7 @@ def _facts(
     all_facts = facts[0]
     for more in facts[1:]:
         all_facts = all_facts.unionByName(more)
-    spark = all_facts.sparkSession
-    all_lines = (
-        lines[0]
-        if lines
-        else spark.createDataFrame(
-            [], "window_seconds int, window_start timestamp, product_id string, revenue decimal(18,2)"
-        )
-    )
-    return all_facts, all_lines
-
-
-def _product_revenue(lines: DataFrame) -> DataFrame:
-    per_product = (
-        lines.where(F.col("product_id").isNotNull())
-        .groupBy(*KEY, "product_id")
-        .agg(F.sum("revenue").cast("decimal(18,2)").alias("revenue"))
-    )
-    return per_product.groupBy(*KEY).agg(
-        F.map_from_entries(F.collect_list(F.struct("product_id", "revenue"))).alias("product_revenue")
-    )
+    return all_facts
 
 
 def _derive(parts: DataFrame) -> DataFrame:
@@ -192,21 +190,23 @@ def kpi_partials(
         raise AnalyticsInputError(
             f"kpi_partials: window sizes must be positive seconds, got {list(window_seconds)}"
         )
-    result: DataFrame | None = None
-    for seconds in sorted(set(window_seconds)):
-        facts, lines = _facts(transactions, user_events, seconds)
-        counted = facts.groupBy(*KEY).agg(
-            F.sum("amount").cast("decimal(18,2)").alias("revenue"),
-            F.sum("order").alias("orders"),
-            F.sum("items").alias("items_sold"),
-            F.hll_sketch_agg("session_id", HLL_LG_CONFIG_K).alias("sessions_sketch"),
-            F.hll_sketch_agg("converted_session_id", HLL_LG_CONFIG_K).alias("converted_sessions_sketch"),
-            F.hll_sketch_agg("customer_id", HLL_LG_CONFIG_K).alias("customers_sketch"),
-        )
-        rows = _derive(counted.join(_product_revenue(lines), list(KEY), "left"))
-        result = rows if result is None else result.unionByName(rows)
-    assert result is not None  # noqa: S101 - window_seconds is non-empty
-    return result
+    facts = _facts(transactions, user_events)
+    sizes = facts.sparkSession.createDataFrame(
+        [(int(s),) for s in sorted(set(window_seconds))], "window_seconds int"
+    )
+    windowed = facts.crossJoin(F.broadcast(sizes)).withColumn(
+        "window_start", window_start_of(F.col("event_time"), F.col("window_seconds"))
+    )
+    counted = windowed.groupBy(*KEY).agg(
+        F.sum("amount").cast("decimal(18,2)").alias("revenue"),
+        F.sum("order").alias("orders"),
+        F.sum("items").alias("items_sold"),
+        _sum_lines(F.flatten(F.collect_list("lines"))).alias("product_revenue"),
+        F.hll_sketch_agg("session_id", HLL_LG_CONFIG_K).alias("sessions_sketch"),
+        F.hll_sketch_agg("converted_session_id", HLL_LG_CONFIG_K).alias("converted_sessions_sketch"),
+        F.hll_sketch_agg("customer_id", HLL_LG_CONFIG_K).alias("customers_sketch"),
+    )
+    return _derive(counted)
 
 
 def merge_kpis(existing: DataFrame | None, partials: DataFrame) -> DataFrame:
@@ -220,18 +220,22 @@ def merge_kpis(existing: DataFrame | None, partials: DataFrame) -> DataFrame:
         return partials.select(*KPI_COLUMNS)
     require_columns(existing, KPI_COLUMNS, "kpis")
     keys = partials.select(*KEY).distinct()
-    relevant = existing.join(keys, list(KEY), "left_semi")
+    relevant = existing.join(F.broadcast(keys), list(KEY), "left_semi")
     both = relevant.select(*KEY, *PARTS).unionByName(partials.select(*KEY, *PARTS))
+    entries = F.transform(
+        F.map_entries(F.col("product_revenue")),
+        lambda e: F.struct(e["key"].alias("product_id"), e["value"].alias("revenue")),
+    )
     summed = both.groupBy(*KEY).agg(
         F.sum("revenue").alias("revenue"),
         F.sum("orders").alias("orders"),
         F.sum("items_sold").alias("items_sold"),
+        _sum_lines(F.flatten(F.collect_list(entries))).alias("product_revenue"),
         F.hll_union_agg("sessions_sketch").alias("sessions_sketch"),
         F.hll_union_agg("converted_sessions_sketch").alias("converted_sessions_sketch"),
         F.hll_union_agg("customers_sketch").alias("customers_sketch"),
     )
-    lines = both.select(*KEY, F.explode("product_revenue").alias("product_id", "revenue"))
-    return _derive(summed.join(_product_revenue(lines), list(KEY), "left"))
+    return _derive(summed)
 
 
 def analytics_result_records(kpis: DataFrame) -> DataFrame:

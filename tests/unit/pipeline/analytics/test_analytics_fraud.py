@@ -8,12 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from tests.fixtures.analytics import RowsToFrame, utc
 
 from ecap.pipeline.analytics.fraud import alert_id, fraud_alert_messages, fraud_alerts, score_transactions
 from ecap.pipeline.analytics.profiles import PROFILE_SCHEMA, update_customer_profiles
 from ecap.pipeline.analytics.spark_types import spark_schema
 from ecap_operator.api.streaming_pipeline import FraudDetectionSettings
+from tests.fixtures.analytics import RowsToFrame, utc
 
 SETTINGS = FraudDetectionSettings()
 BERLIN = {"city": "Berlin", "latitude": 52.52, "longitude": 13.405, "timezone": "Europe/Berlin"}

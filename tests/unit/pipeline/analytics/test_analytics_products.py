@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pyspark.sql import DataFrame, Row, SparkSession
-from tests.fixtures.analytics import RowsToFrame, assert_rows, utc
 
 from ecap.pipeline.analytics.products import fold_product_updates
+from tests.fixtures.analytics import RowsToFrame, assert_rows, utc
 
 UPDATE_COLUMNS = (
     "event_id string, product_id string, update_type string, event_time timestamp, name string, "
