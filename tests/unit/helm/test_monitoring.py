@@ -238,3 +238,10 @@ def test_should_declare_exactly_the_metrics_the_workloads_expose(
     exposed = _exposed(registry)
     declared = {name: metric.type for name, metric in contract.items() if name.startswith(prefixes)}
     assert exposed == declared
+
+
+def test_should_list_every_alert_in_the_readme(default_render: Rendered) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "helm" / "ecap" / "README.md").read_text()
+    section = readme.split("## Alerts", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| (Ecap[A-Za-z]+) \|", section, re.MULTILINE))
+    assert listed == set(default_render.alert_rules())
