@@ -43,13 +43,14 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import kopf
+    import logging
 
     from ecap_operator.main import run as run_operator
 
     if args.standalone and args.peering:
         raise SystemExit("ecap operator: --standalone and --peering exclude each other")
-    kopf.configure(verbose=bool(args.verbose), debug=bool(args.debug))
+    # `ecap` already configured logging; kopf.configure would add a second handler (every line twice).
+    logging.getLogger("kopf").setLevel(logging.DEBUG if args.debug else logging.INFO)
     run_operator(
         namespaces=args.namespace,
         all_namespaces=args.all_namespaces,

@@ -36,7 +36,7 @@ HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "timer")
 def handler_ids() -> list[str]:
     """Every handler id the operator registers (kopf records progress under these names)."""
     ids = [f"{kind.lower()}_{event}" for kind in KINDS for event in HANDLER_EVENTS]
-    return [*ids, "kafkatopic_delete", "ecap_startup"]
+    return [*ids, "kafkatopic_delete", "ecap_startup", "ecap_login"]
 
 
 class RuntimeHolder:
@@ -93,6 +93,12 @@ def register(
     environment (kubeconfig or in-cluster), the same way kopf logs in."""
     holder = RuntimeHolder(Runtime(api, settings) if api is not None else None)
     holder_settings = settings  # the startup handler's own `settings` argument is kopf's
+
+    @kopf.on.login(id="ecap_login", registry=registry)
+    def ecap_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """Log kopf in the way our API client connects: the official client's in-cluster service
+        account, else $KUBECONFIG / ~/.kube/config (a plain-http server with an empty user works)."""
+        return kopf.login_via_client(**kwargs)
 
     @kopf.on.startup(id="ecap_startup", registry=registry)
     def ecap_startup(settings: kopf.OperatorSettings, logger: kopf.Logger, **_: Any) -> None:

@@ -331,7 +331,7 @@ def test_release_patch_keeps_other_owners() -> None:
 
 def test_handler_ids() -> None:
     ids = handler_ids()
-    assert "kafkatopic_delete" in ids and "segmentationrun_timer" in ids and len(ids) == 22
+    assert "kafkatopic_delete" in ids and "segmentationrun_timer" in ids and len(ids) == 23
 
 
 def test_ready_condition_types_are_ours() -> None:
