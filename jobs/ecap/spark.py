@@ -33,11 +33,14 @@ def _export_pythonpath() -> None:
 def get_spark(app_name: str = "ecap", master: str | None = None, shuffle_partitions: int = 4) -> SparkSession:
     """A Spark session in UTC; local[2] unless a master is given or one is set by spark-submit."""
     _export_pythonpath()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.appName(app_name)
     # Under spark-submit (a SparkApplication) the JVM already exists and knows its master.
     if master or not os.environ.get("PYSPARK_GATEWAY_PORT"):
-        builder = builder.master(master or os.environ.get("ECAP_SPARK_MASTER", "local[2]"))
+        chosen = master or os.environ.get("ECAP_SPARK_MASTER", "local[2]")
+        builder = builder.master(chosen)
+        if chosen.startswith("local"):
+            # Local mode talks to itself only: loopback avoids picking an unreachable interface.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     conf = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
