@@ -393,7 +393,7 @@ class ShopGenerator:
         csum = np.cumsum(gaps)
         ev_ts = start[ev_session] + csum - csum[j.starts[ev_session]]
 
-        ev_product = self._assign_products(rng, ev_session, ev_type, ev_seq, focus, customer)
+        ev_product = self._assign_products(rng, ev_session, ev_type, focus, customer)
 
         # Normal customers do not complete checkouts in the quiet hours: such sessions end before.
         checkout = ev_type == sessions.T["complete_checkout"]
@@ -444,43 +444,34 @@ class ShopGenerator:
         rng: np.random.Generator,
         ev_session: npt.NDArray[np.int64],
         ev_type: npt.NDArray[np.int64],
-        ev_seq: npt.NDArray[np.int64],
         focus: npt.NDArray[np.int64],
         customer: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.int64]:
-        """Product of each product event: views discover new products, cart actions reuse the last seen."""
-        m = ev_type.size
-        product = np.full(m, -1, dtype=np.int64)
-        is_product = np.isin(ev_type, list(sessions.PRODUCT_EVENTS))
-        idx = np.flatnonzero(is_product)
+        """Product of each product event (events grouped by session, in order).
+
+        A session's first product event and most product views discover a new product; other product
+        events concern the product being looked at, and removing from the cart takes back the last
+        product added (without changing what is being looked at). All done with running maxima instead
+        of a per-session loop.
+        """
+        product = np.full(ev_type.size, -1, dtype=np.int64)
+        idx = np.flatnonzero(np.isin(ev_type, list(sessions.PRODUCT_EVENTS)))
         if idx.size == 0:
             return product
-        sess = ev_session[idx]
-        target = _item_targets(rng, self.population.price_level_cents[customer[sess]])
-        fresh = self.catalog.pick(focus[sess], target)
-        revisit = rng.random(idx.size) < 0.25
-        types = ev_type[idx]
-        seqs = ev_seq[idx]
-        current = np.full(focus.size, -1, dtype=np.int64)
-        last_added = np.full(focus.size, -1, dtype=np.int64)
-        chosen = np.empty(idx.size, dtype=np.int64)
-        view, add, remove = (
-            sessions.T["product_view"],
-            sessions.T["add_to_cart"],
-            sessions.T["remove_from_cart"],
+        sess, types = ev_session[idx], ev_type[idx]
+        fresh = self.catalog.pick(
+            focus[sess], _item_targets(rng, self.population.price_level_cents[customer[sess]])
         )
-        for step in np.unique(seqs):
-            at = np.flatnonzero(seqs == step)
-            s, t = sess[at], types[at]
-            cur = current[s]
-            pick = np.where(cur >= 0, cur, fresh[at])
-            pick = np.where((t == view) & ~(revisit[at] & (cur >= 0)), fresh[at], pick)
-            pick = np.where((t == remove) & (last_added[s] >= 0), last_added[s], pick)
-            chosen[at] = pick
-            current[s] = pick
-            added = t == add
-            last_added[s[added]] = pick[added]
-        product[idx] = chosen
+        position = np.arange(idx.size)
+        first = np.ones(idx.size, dtype=bool)
+        first[1:] = sess[1:] != sess[:-1]
+        session_start = np.maximum.accumulate(np.where(first, position, -1))
+        removal = types == sessions.T["remove_from_cart"]
+        discovers = first | ((types == sessions.T["product_view"]) & (rng.random(idx.size) >= 0.25))
+        looked_at = fresh[np.maximum.accumulate(np.where(discovers, position, -1))]
+        last_add = np.maximum.accumulate(np.where(types == sessions.T["add_to_cart"], position, -1))
+        takes_back = removal & (last_add >= session_start)
+        product[idx] = np.where(takes_back, looked_at[np.maximum(last_add, 0)], looked_at)
         return product
 
     def _checkout_orders(
