@@ -1,7 +1,8 @@
 """kopf handlers for the five ecap.io kinds: thin wrappers around ``engine.reconcile``.
 
 Per kind ``<kind>`` (lowercase): ``<kind>_create``, ``<kind>_update``, ``<kind>_resume`` (reconcile and
-write status), ``<kind>_timer`` (every ``timer_interval`` s: repair drift, refresh status), and for
+write status), ``<kind>_timer`` (every ``timer_interval`` s: repair drift, refresh status),
+``<kind>_event`` (forget deleted objects in the metrics), and for
 KafkaTopic ``kafkatopic_delete`` (finalizer: delete or release the Strimzi topic). Status is always
 written through ``patch.status``; handlers return None.
 """
@@ -23,14 +24,14 @@ from ..errors import (
     KubeApiError,
     OperatorError,
     PartitionDecreaseError,
-    TopicNotFoundError,
 )
 from ..kube import KubeApi
+from ..metrics import OperatorMetrics
 from ..reconcile import Context, error_status
 from ..settings import OperatorSettings
 from .engine import Runtime, reconcile, release_kafka_topic
 
-HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "timer")
+HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "timer", "event")
 
 
 def handler_ids() -> list[str]:
@@ -71,19 +72,26 @@ def handle(
     the condition: it runs again anyway.
     """
     ctx = _context(body, runtime.settings)
+    metrics = runtime.metrics
     try:
         status = reconcile(kind, ctx, runtime.api, logger)
     except OperatorError as err:
-        patch.setdefault("status", {}).update(error_status(ctx, err))
+        failed = error_status(ctx, err)
+        patch.setdefault("status", {}).update(failed)
+        permanent = isinstance(err, InvalidSpecError | PartitionDecreaseError | ChildConflictError)
+        if metrics is not None:
+            metrics.reconciled(kind, "error" if permanent else "retry")
+            metrics.phases.observe(kind, ctx.owner.namespace, ctx.owner.name, failed.get("phase"))
         if from_timer:
             logger.warning("%s/%s not reconciled: %s", kind, ctx.owner.name, err)
             return
-        if isinstance(err, TopicNotFoundError | KubeApiError):
-            raise kopf.TemporaryError(str(err), delay=runtime.settings.retry_delay) from err
-        if isinstance(err, InvalidSpecError | PartitionDecreaseError | ChildConflictError):
+        if permanent:
             raise kopf.PermanentError(str(err)) from err
         raise kopf.TemporaryError(str(err), delay=runtime.settings.retry_delay) from err
     patch.setdefault("status", {}).update(status)
+    if metrics is not None:
+        metrics.reconciled(kind, "success")
+        metrics.phases.observe(kind, ctx.owner.namespace, ctx.owner.name, status.get("phase"))
 
 
 def register(
@@ -91,7 +99,8 @@ def register(
 ) -> RuntimeHolder:
     """Register every handler on ``registry``. Without ``api``, the startup handler builds one from the
     environment (kubeconfig or in-cluster), the same way kopf logs in."""
-    holder = RuntimeHolder(Runtime(api, settings) if api is not None else None)
+    metrics = OperatorMetrics()
+    holder = RuntimeHolder(Runtime(api, settings, metrics) if api is not None else None)
     holder_settings = settings  # the startup handler's own `settings` argument is kopf's
 
     @kopf.on.login(id="ecap_login", registry=registry)
@@ -108,11 +117,14 @@ def register(
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage()
         settings.posting.level = logging.WARNING
         if holder.runtime is None:
-            holder.runtime = Runtime(KubeApi.from_environment(), holder_settings)
+            holder.runtime = Runtime(KubeApi.from_environment(), holder_settings, metrics)
+        if holder_settings.metrics_port:
+            metrics.serve(holder_settings.metrics_port)
+            logger.info("metrics on :%d/metrics", holder_settings.metrics_port)
         logger.info("ecap operator started: %s", holder_settings.model_dump(exclude_none=True))
 
     for kind in KINDS:
-        _register_kind(registry, kind, settings, holder)
+        _register_kind(registry, kind, settings, holder, metrics)
 
     @kopf.on.delete(GROUP, VERSION, KINDS["KafkaTopic"].plural, id="kafkatopic_delete", registry=registry)
     def kafkatopic_delete(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
@@ -127,7 +139,11 @@ def register(
 
 
 def _register_kind(
-    registry: kopf.OperatorRegistry, kind: str, settings: OperatorSettings, holder: RuntimeHolder
+    registry: kopf.OperatorRegistry,
+    kind: str,
+    settings: OperatorSettings,
+    holder: RuntimeHolder,
+    metrics: OperatorMetrics,
 ) -> None:
     plural = KINDS[kind].plural
     prefix = kind.lower()
@@ -138,6 +154,13 @@ def _register_kind(
     def on_timer(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
         handle(kind, body, patch, logger, holder.get(), from_timer=True)
 
+    def on_event(event: kopf.RawEvent, **_: Any) -> None:
+        """Forget a deleted object's phase (the resources gauge counts live objects only)."""
+        if event["type"] == "DELETED":
+            meta = event["object"].get("metadata") or {}
+            metrics.phases.forget(kind, str(meta.get("namespace")), str(meta.get("name")))
+
+    kopf.on.event(GROUP, VERSION, plural, id=f"{prefix}_event", registry=registry)(on_event)
     on_change.__doc__ = f"A {kind} was created, changed or found at startup: reconcile its children."
     on_timer.__doc__ = f"Periodically re-apply a {kind}'s children (drift repair) and refresh its status."
     kopf.on.create(GROUP, VERSION, plural, id=f"{prefix}_create", registry=registry)(on_change)

@@ -21,6 +21,7 @@ from ..builders import place_topic
 from ..builders.spark_app import SPARK_API_VERSION
 from ..errors import InvalidSpecError
 from ..kube import KubeApi, ObjectRef
+from ..metrics import OperatorMetrics
 from ..reconcile import (
     Action,
     Context,
@@ -57,6 +58,7 @@ class Runtime:
 
     api: KubeApi
     settings: OperatorSettings
+    metrics: OperatorMetrics | None = None
 
 
 def apply(

@@ -84,6 +84,7 @@ def test_registry_holds_every_handler() -> None:
     ids = {h.id for h in registry._changing.get_all_handlers()}  # noqa: SLF001 - kopf has no public listing
     ids |= {h.id for h in registry._spawning.get_all_handlers()}  # noqa: SLF001
     ids |= {h.id for h in registry._activities.get_all_handlers()}  # noqa: SLF001
+    ids |= {h.id for h in registry._watching.get_all_handlers()}  # noqa: SLF001
     assert ids == set(handler_ids())
     timers = list(registry._spawning.get_all_handlers())  # noqa: SLF001
     assert {t.interval for t in timers} == {7}  # type: ignore[attr-defined]

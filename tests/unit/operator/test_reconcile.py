@@ -331,8 +331,27 @@ def test_release_patch_keeps_other_owners() -> None:
 
 def test_handler_ids() -> None:
     ids = handler_ids()
-    assert "kafkatopic_delete" in ids and "segmentationrun_timer" in ids and len(ids) == 23
+    assert "kafkatopic_delete" in ids and "segmentationrun_timer" in ids and len(ids) == 28
 
 
 def test_ready_condition_types_are_ours() -> None:
     assert {t.value for t in ConditionType} == {"Ready", "Progressing", "Degraded"}
+
+
+def test_metrics_count_results_and_phases(api: FakeKubeApi) -> None:
+    from ecap_operator.metrics import OperatorMetrics
+
+    metrics = OperatorMetrics()
+    runtime = Runtime(api, SETTINGS, metrics)
+    handle("KafkaTopic", body("KafkaTopic", "transactions"), Patch(), LOG, runtime, from_timer=True)  # type: ignore[arg-type]
+    bad = body("StreamingPipeline")
+    bad["spec"]["sources"]["transactions"] = "missing"
+    handle("StreamingPipeline", bad, Patch(), LOG, runtime, from_timer=True)  # type: ignore[arg-type]
+    sample = metrics.registry.get_sample_value
+    assert sample("ecap_operator_reconcile_total", {"kind": "KafkaTopic", "result": "success"}) == 1
+    assert sample("ecap_operator_reconcile_total", {"kind": "StreamingPipeline", "result": "retry"}) == 1
+    assert sample("ecap_operator_reconcile_errors_total", {"kind": "StreamingPipeline"}) == 1
+    assert sample("ecap_operator_resources", {"kind": "KafkaTopic", "phase": "Progressing"}) == 1
+    assert sample("ecap_operator_resources", {"kind": "StreamingPipeline", "phase": "Pending"}) == 1
+    metrics.phases.forget("KafkaTopic", "shop", "transactions")
+    assert sample("ecap_operator_resources", {"kind": "KafkaTopic", "phase": "Progressing"}) is None
