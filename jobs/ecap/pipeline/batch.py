@@ -1,0 +1,308 @@
+"""The one micro-batch engine: the streaming ``foreachBatch`` and ``ecap backfill`` both call it.
+
+Per batch: parse and validate each stream in Spark, then on the driver in Arrow apply the
+referential rule, split valid from quarantined, deduplicate, and commit every table exactly once
+(see :mod:`.delta_sink`). Order of commits: event tables, products, analytics outputs, quarantine,
+and ``data_quality`` last, so a ``data_quality`` row means the whole batch is in.
+
+Every input record ends in exactly one place: a clean table (once), the quarantine table (with its
+reasons) or the duplicate count of its topic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ecap_operator.api import StreamingPipelineSpec
+
+from .analytics.products import fold_product_updates
+from .delta_sink import DeltaSink
+from .metrics import PipelineMetrics
+from .parsing import parse_and_validate
+from .quality import (
+    PROVENANCE,
+    amount_outliers,
+    dedupe,
+    event_dates,
+    invalid_mask,
+    late_count,
+    quality_row,
+    quality_table,
+    quarantine_rows,
+    rule_counts,
+    unknown_product_mask,
+)
+from .tables import (
+    DATA_QUALITY_TABLE,
+    EVENT_TABLES,
+    PARTITION_COLUMN,
+    PRODUCTS_TABLE,
+    PRODUCTS_TABLE_SCHEMA,
+    QUARANTINE_TABLE,
+    QUARANTINE_SCHEMA,
+    DATA_QUALITY_SCHEMA,
+)
+
+log = logging.getLogger(__name__)
+
+INGESTED_AT_TYPE = pa.timestamp("us", tz="UTC")
+
+# Streams in processing order: product updates first, so the batch's own new products are known.
+STREAM_ORDER = ("product-updates", "transactions", "user-events")
+
+
+@dataclass
+class TopicCounts:
+    """Where the records of one source topic went in a batch (or a whole run)."""
+
+    records: int = 0
+    clean: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+
+    def add(self, other: TopicCounts) -> None:
+        self.records += other.records
+        self.clean += other.clean
+        self.quarantined += other.quarantined
+        self.duplicates += other.duplicates
+
+
+@dataclass
+class BatchResult:
+    batch_id: int
+    topics: dict[str, TopicCounts]
+    rows_written: dict[str, int]
+    skipped_tables: list[str]
+    end_offsets: dict[str, dict[int, int]]
+    """Next offset to read per topic and partition after this batch (for lag)."""
+    freshness_seconds: np.ndarray
+    duration_seconds: float
+    referential_checked: bool
+    committed_at: datetime
+    alerts_by_severity: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BatchContext:
+    """What a batch needs besides its rows: the pipeline settings and where to write."""
+
+    pipeline_id: str
+    """Query identity: the Delta application-transaction id and the ``pipeline`` column."""
+    spec: StreamingPipelineSpec
+    topic_streams: Mapping[str, str]
+    """Broker topic name -> stream (``transactions``, ``user-events``, ``product-updates``)."""
+    sink: DeltaSink
+    metrics: PipelineMetrics | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    observe_freshness: bool = True
+    """Off for backfills, whose event times are days old by design."""
+
+
+def _known_products(sink: DeltaSink, updates: pa.Table | None) -> pa.Array | None:
+    """Product ids of the committed dimension plus this batch's valid updates; None while both are empty."""
+    committed = sink.read(PRODUCTS_TABLE, columns=["product_id"])
+    ids = [committed["product_id"].combine_chunks()] if committed is not None else []
+    if updates is not None:
+        ids.append(updates["product_id"].combine_chunks())
+    known = pc.unique(pa.concat_arrays(ids)) if ids else pa.array([], pa.string())
+    return known if len(known) else None
+
+
+def _end_offsets(raw_offsets: pa.Table) -> dict[str, dict[int, int]]:
+    if raw_offsets.num_rows == 0:
+        return {}
+    grouped = raw_offsets.group_by(["topic", "partition"], use_threads=False).aggregate([("offset", "max")])
+    out: dict[str, dict[int, int]] = {}
+    for row in grouped.to_pylist():
+        out.setdefault(row["topic"], {})[int(row["partition"])] = int(row["offset_max"]) + 1
+    return out
+
+
+def _update_products(ctx: BatchContext, clean_updates: pa.Table, batch_id: int, spark_df: DataFrame) -> int:
+    """MERGE the batch's product updates into the current ``products`` dimension (analytics fold)."""
+    if clean_updates.num_rows == 0:
+        return 0
+    spark = spark_df.sparkSession
+    current = ctx.sink.read(PRODUCTS_TABLE)
+    current_df = spark.createDataFrame(current) if current is not None and current.num_rows else None
+    updates_df = spark.createDataFrame(
+        clean_updates.select(
+            ["event_id", "product_id", "update_type", "event_time", "name", "category", "price", "stock",
+             "status", "description"]
+        )
+    )
+    changed = fold_product_updates(current_df, updates_df).toArrow()
+    if changed.num_rows == 0:
+        return 0
+    ctx.sink.merge(PRODUCTS_TABLE, changed, PRODUCTS_TABLE_SCHEMA, ["product_id"], batch_id)
+    return changed.num_rows
+
+
+def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
+    """Validate, deduplicate and commit one batch of Kafka records (columns of the Kafka source)."""
+    started = time.monotonic()
+    now = ctx.clock()
+    quality = ctx.spec.quality
+    watermark = ctx.spec.watermark_seconds
+    raw = raw.persist()
+    try:
+        by_stream: dict[str, list[str]] = {}
+        for topic, stream in ctx.topic_streams.items():
+            by_stream.setdefault(stream, []).append(topic)
+        end_offsets: dict[str, dict[int, int]] = {}
+
+        counts: dict[str, TopicCounts] = {}
+        clean_tables: dict[str, pa.Table] = {}
+        quarantines: list[pa.Table] = []
+        quality_rows = []
+        known: pa.Array | None = None
+        referential_checked = False
+        for stream in STREAM_ORDER:
+            topics = by_stream.get(stream)
+            if not topics:
+                continue
+            table = EVENT_TABLES[stream]
+            validated = parse_and_validate(raw.where(F.col("topic").isin(topics)), stream, quality).toArrow()
+            end_offsets |= _end_offsets(validated.select(PROVENANCE).rename_columns(["topic", "partition", "offset"]))
+            validated = validated.set_column(
+                validated.schema.get_field_index("ingested_at"),
+                "ingested_at",
+                pa.array([now] * validated.num_rows, INGESTED_AT_TYPE),
+            )
+            if stream == "transactions" or stream == "user-events":
+                if known is None:
+                    known = _known_products(ctx.sink, clean_tables.get("product-updates"))
+                referential_checked = known is not None
+                unknown = unknown_product_mask(validated, known)
+            else:
+                unknown = unknown_product_mask(validated, None)
+            bad = invalid_mask(validated, unknown)
+            invalid = validated.filter(bad)
+            quarantine = quarantine_rows(
+                invalid, unknown.filter(bad), ctx.pipeline_id, batch_id, now
+            )
+            quarantines.append(quarantine)
+            valid = validated.filter(pc.invert(bad))
+            dates = event_dates(valid, watermark)
+            committed = ctx.sink.read(
+                table.table, columns=[table.id_column, "event_time", *PROVENANCE], dates=dates
+            )
+            deduped = dedupe(valid, table.id_column, committed, watermark)
+            clean = deduped.kept
+            clean_tables[stream] = clean
+            # Counts and quality per source topic (a stream may read several topics).
+            for topic in topics:
+                if topic not in end_offsets:
+                    continue
+                in_topic = pc.equal(validated["source_topic"], topic)
+                records = int(pc.sum(in_topic).as_py() or 0)
+                q_topic = quarantine.filter(pc.equal(quarantine["source_topic"], topic))
+                clean_topic = clean.filter(pc.equal(clean["source_topic"], topic))
+                valid_topic = int(pc.sum(pc.equal(valid["source_topic"], topic)).as_py() or 0)
+                dups = valid_topic - clean_topic.num_rows
+                counts[topic] = TopicCounts(records, clean_topic.num_rows, q_topic.num_rows, dups)
+                amounts = clean_topic["_amount"].to_numpy(zero_copy_only=False).astype(float)
+                completeness = pc.mean(validated.filter(in_topic)["_completeness"]).as_py()
+                quality_rows.append(
+                    quality_row(
+                        pipeline=ctx.pipeline_id,
+                        batch_id=batch_id,
+                        topic=topic,
+                        records=records,
+                        quarantined=q_topic.num_rows,
+                        duplicates=dups,
+                        clean=clean_topic,
+                        completeness=completeness,
+                        failures=rule_counts(q_topic),
+                        amounts=amount_outliers(amounts, quality.z_score_threshold, quality.iqr_factor),
+                        z_threshold=quality.z_score_threshold,
+                        iqr_factor=quality.iqr_factor,
+                        late=late_count(clean_topic, watermark),
+                        now=now,
+                    )
+                )
+
+        written: dict[str, int] = {}
+        skipped: list[str] = []
+
+        def record(table_name: str, rows: int, did_write: bool) -> None:
+            if did_write:
+                written[table_name] = written.get(table_name, 0) + rows
+            elif rows:
+                skipped.append(table_name)
+
+        freshness: list[np.ndarray] = []
+        for stream, clean in clean_tables.items():
+            table = EVENT_TABLES[stream]
+            did = ctx.sink.append(table.table, clean, table.schema, batch_id, [PARTITION_COLUMN])
+            record(table.table, clean.num_rows, did)
+            if did and clean.num_rows:
+                committed_at = datetime.now(UTC).timestamp()
+                event_s = pc.cast(clean["event_time"], pa.int64()).to_numpy() / 1e6
+                freshness.append(committed_at - event_s)
+        updates = clean_tables.get("product-updates")
+        if updates is not None and updates.num_rows:
+            merged = _update_products(ctx, updates, batch_id, raw)
+            if merged:
+                written[PRODUCTS_TABLE] = merged
+        all_quarantine = pa.concat_tables(quarantines) if quarantines else QUARANTINE_SCHEMA.empty_table()
+        record(
+            QUARANTINE_TABLE,
+            all_quarantine.num_rows,
+            ctx.sink.append(QUARANTINE_TABLE, all_quarantine, QUARANTINE_SCHEMA, batch_id, ["quarantine_date"]),
+        )
+        dq = quality_table(quality_rows)
+        record(DATA_QUALITY_TABLE, dq.num_rows, ctx.sink.append(DATA_QUALITY_TABLE, dq, DATA_QUALITY_SCHEMA, batch_id))
+    finally:
+        raw.unpersist()
+
+    fresh = np.concatenate(freshness) if freshness else np.empty(0)
+    result = BatchResult(
+        batch_id=batch_id,
+        topics=counts,
+        rows_written=written,
+        skipped_tables=skipped,
+        end_offsets=end_offsets,
+        freshness_seconds=fresh,
+        duration_seconds=time.monotonic() - started,
+        referential_checked=referential_checked,
+        committed_at=datetime.now(UTC),
+    )
+    if ctx.metrics is not None:
+        _observe(ctx.metrics, result, ctx.observe_freshness)
+    log.info(
+        "batch %d: %s in %.2fs%s",
+        batch_id,
+        ", ".join(
+            f"{t}: {c.records} in / {c.clean} clean / {c.quarantined} quarantined / {c.duplicates} dup"
+            for t, c in counts.items()
+        ),
+        result.duration_seconds,
+        f" (replay: skipped {', '.join(skipped)})" if skipped else "",
+    )
+    return result
+
+
+def _observe(metrics: PipelineMetrics, result: BatchResult, freshness: bool) -> None:
+    metrics.batches.inc()
+    metrics.batch_duration.observe(result.duration_seconds)
+    for topic, c in result.topics.items():
+        metrics.records_in.labels(topic=topic).inc(c.records)
+        metrics.quarantined.labels(topic=topic).inc(c.quarantined)
+        metrics.duplicates.labels(topic=topic).inc(c.duplicates)
+    for table, rows in result.rows_written.items():
+        metrics.records_out.labels(table=table).inc(rows)
+    for severity, n in result.alerts_by_severity.items():
+        metrics.fraud_alerts.labels(severity=severity).inc(n)
+    if freshness:
+        metrics.observe_freshness(result.freshness_seconds)

@@ -1,0 +1,328 @@
+"""Kafka as a Spark streaming source without the spark-sql-kafka jar: a Python Data Source.
+
+Spark keeps the per-partition offset ranges of every micro-batch in the query's checkpoint, so a
+restarted query re-reads exactly the range of an unfinished batch. ``read()`` runs on executors and
+creates its own confluent-kafka consumer there (clients do not pickle).
+
+The end of each partition comes from the high watermark carried in fetch responses (a "probe"
+consumer fetches the last record of each partition), not from ListOffsets: the embedded Tansu broker
+under-reports ListOffsets(LATEST), and the fetch value is right on real Kafka as well.
+
+Options: ``topics`` (comma separated), ``bootstrap`` (host:port list), ``startingOffsets``
+(``earliest`` | ``latest``), ``max_rows`` (rows per micro-batch) and any ``kafka.<librdkafka key>``
+(security settings, passed to every client).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pyarrow as pa
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows
+from pyspark.sql.types import StructType
+
+from .errors import KafkaSourceError, PipelineConfigError
+
+log = logging.getLogger(__name__)
+
+SOURCE_NAME: Final = "ecap_kafka"
+SOURCE_DDL: Final = (
+    "topic string, partition int, offset bigint, timestamp timestamp, key binary, value binary"
+)
+ARROW_SCHEMA: Final = pa.schema(
+    [
+        pa.field("topic", pa.string()),
+        pa.field("partition", pa.int32()),
+        pa.field("offset", pa.int64()),
+        pa.field("timestamp", pa.timestamp("us", tz="UTC")),
+        pa.field("key", pa.binary()),
+        pa.field("value", pa.binary()),
+    ]
+)
+# Offsets are kept as {topic: {"<partition>": next offset to read}} (JSON keys are strings).
+Offsets = dict[str, dict[str, int]]
+
+ARROW_CHUNK_ROWS: Final = 20_000
+MAX_ROWS_PER_SPLIT: Final = 100_000
+PROBE_TIMEOUT_S: Final = 5.0
+READ_STALL_TIMEOUT_S: Final = 60.0
+
+
+def client_config(options: Mapping[str, str]) -> dict[str, Any]:
+    """librdkafka settings from the source options: bootstrap plus every ``kafka.*`` key."""
+    bootstrap = options.get("bootstrap")
+    if not bootstrap:
+        raise PipelineConfigError("the ecap_kafka source needs the 'bootstrap' option (host:port list)")
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap}
+    for key, value in options.items():
+        if key.lower().startswith("kafka."):
+            config[key[len("kafka.") :].lower()] = value
+    return config
+
+
+def parse_topics(options: Mapping[str, str]) -> list[str]:
+    topics = [t.strip() for t in (options.get("topics") or "").split(",") if t.strip()]
+    if not topics:
+        raise PipelineConfigError("the ecap_kafka source needs the 'topics' option (comma separated)")
+    return topics
+
+
+def plan_limit(start: Offsets, end: Offsets, max_rows: int) -> Offsets:
+    """Cut the range [start, end) to at most ``max_rows`` records, shared in proportion to each backlog.
+
+    Every partition with a backlog advances by at least one record so that no partition starves.
+    """
+    lags = {
+        (t, p): max(0, e - start.get(t, {}).get(p, 0)) for t, parts in end.items() for p, e in parts.items()
+    }
+    total = sum(lags.values())
+    if total <= max_rows:
+        return {t: dict(parts) for t, parts in end.items()}
+    out: Offsets = {t: dict(parts) for t, parts in start.items()}
+    for (t, p), lag in lags.items():
+        take = min(lag, max(1, lag * max_rows // total)) if lag else 0
+        out.setdefault(t, {})[p] = start.get(t, {}).get(p, 0) + take
+    return out
+
+
+@dataclass(frozen=True)
+class KafkaRange(InputPartition):  # type: ignore[misc]
+    """Records [start, end) of one topic partition: one Spark task."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+
+
+def split_ranges(start: Offsets, end: Offsets, max_rows_per_split: int = MAX_ROWS_PER_SPLIT) -> list[KafkaRange]:
+    """One task per partition range, big ranges cut so that two cores share a large backlog."""
+    ranges = []
+    for topic, parts in sorted(end.items()):
+        for part, stop in sorted(parts.items(), key=lambda kv: int(kv[0])):
+            begin = start.get(topic, {}).get(part, 0)
+            while begin < stop:
+                upto = min(stop, begin + max_rows_per_split)
+                ranges.append(KafkaRange(topic, int(part), begin, upto))
+                begin = upto
+    return ranges
+
+
+def _records_to_arrow(rows: list[tuple[str, int, int, int, bytes | None, bytes | None]]) -> pa.RecordBatch:
+    topics, parts, offsets, stamps, keys, values = zip(*rows, strict=True) if rows else ([],) * 6
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(topics, pa.string()),
+            pa.array(parts, pa.int32()),
+            pa.array(offsets, pa.int64()),
+            pa.array(stamps, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            pa.array(keys, pa.binary()),
+            pa.array(values, pa.binary()),
+        ],
+        schema=ARROW_SCHEMA,
+    )
+
+
+def read_range(config: Mapping[str, Any], task: KafkaRange) -> Iterator[pa.RecordBatch]:
+    """Every record of one planned range, in Arrow batches of the declared schema.
+
+    Offsets missing inside the range (compaction, transaction markers) are skipped through the
+    consumer position; a range that cannot be completed raises instead of returning fewer rows.
+    """
+    consumer = Consumer(
+        {
+            **config,
+            "group.id": f"ecap-spark-reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "error",
+        }
+    )
+    tp = TopicPartition(task.topic, task.partition, task.start)
+    try:
+        consumer.assign([tp])
+        rows: list[tuple[str, int, int, int, bytes | None, bytes | None]] = []
+        next_offset = task.start
+        last_progress = time.monotonic()
+        while next_offset < task.end:
+            messages = consumer.consume(num_messages=min(10_000, task.end - next_offset), timeout=0.5)
+            for msg in messages:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        if next_offset < task.end and msg.offset() < task.end:
+                            raise KafkaSourceError(
+                                f"{task.topic}[{task.partition}] ends at offset {msg.offset()} but the "
+                                f"batch planned records up to {task.end - 1} (were they deleted?)"
+                            )
+                        continue
+                    raise KafkaSourceError(f"reading {task.topic}[{task.partition}]: {err.str()}")
+                offset = msg.offset()
+                if offset >= task.end:
+                    next_offset = task.end
+                    break
+                _, stamp_ms = msg.timestamp()
+                rows.append((task.topic, task.partition, offset, stamp_ms * 1000, msg.key(), msg.value()))
+                next_offset = offset + 1
+                last_progress = time.monotonic()
+            if len(rows) >= ARROW_CHUNK_ROWS:
+                yield _records_to_arrow(rows)
+                rows = []
+            if not messages:
+                position = consumer.position([TopicPartition(task.topic, task.partition)])[0].offset
+                if position >= task.end:
+                    break
+                if time.monotonic() - last_progress > READ_STALL_TIMEOUT_S:
+                    raise KafkaSourceError(
+                        f"{task.topic}[{task.partition}]: no progress for {READ_STALL_TIMEOUT_S:.0f}s "
+                        f"at offset {next_offset} of [{task.start}, {task.end})"
+                    )
+        if rows:
+            yield _records_to_arrow(rows)
+    finally:
+        consumer.close()
+
+
+class EndOffsetProbe:
+    """Finds the end (high watermark) of every partition from fetch responses.
+
+    It re-assigns each partition at its last known end - 1, so every fetch returns at most one record
+    and carries the current high watermark; empty partitions answer with a partition EOF.
+    """
+
+    def __init__(self, config: Mapping[str, Any], topics: Sequence[str]) -> None:
+        self._config = dict(config)
+        self._topics = list(topics)
+        self._consumer: Consumer | None = None
+        self._known: dict[tuple[str, int], int] = {}
+
+    def _client(self) -> Consumer:
+        if self._consumer is None:
+            self._consumer = Consumer(
+                {
+                    **self._config,
+                    "group.id": f"ecap-spark-probe-{uuid.uuid4().hex}",
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "max.partition.fetch.bytes": 1,
+                    "fetch.wait.max.ms": 20,
+                }
+            )
+        return self._consumer
+
+    def partitions(self) -> list[tuple[str, int]]:
+        consumer = self._client()
+        found = []
+        for topic in self._topics:
+            meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if meta is None or meta.error is not None:
+                raise KafkaSourceError(f"topic {topic!r} is not available: {meta.error if meta else 'missing'}")
+            found += [(topic, p) for p in sorted(meta.partitions)]
+        return found
+
+    def end_offsets(self) -> Offsets:
+        consumer = self._client()
+        parts = self.partitions()
+        consumer.assign(
+            [TopicPartition(t, p, max(self._known.get((t, p), 0) - 1, 0)) for t, p in parts]
+        )
+        pending = set(parts)
+        deadline = time.monotonic() + PROBE_TIMEOUT_S
+        while pending and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=len(parts) * 4, timeout=0.05):
+                err = msg.error()
+                if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaSourceError(f"probing {msg.topic()}[{msg.partition()}]: {err.str()}")
+                pending.discard((msg.topic(), msg.partition()))
+        if pending:
+            raise KafkaSourceError(f"no fetch answer within {PROBE_TIMEOUT_S:.0f}s for {sorted(pending)}")
+        out: Offsets = {}
+        for t, p in parts:
+            _, high = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
+            end = max(high, self._known.get((t, p), 0))
+            self._known[(t, p)] = end
+            out.setdefault(t, {})[str(p)] = end
+        return out
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
+class KafkaStreamReader(DataSourceStreamReader):  # type: ignore[misc]
+    """Micro-batches are offset ranges per partition; Spark checkpoints them, we only plan and read."""
+
+    def __init__(self, options: Mapping[str, str]) -> None:
+        self._config = client_config(options)
+        self._topics = parse_topics(options)
+        self._starting = (options.get("startingOffsets") or "earliest").lower()
+        if self._starting not in ("earliest", "latest"):
+            raise PipelineConfigError(f"startingOffsets must be earliest or latest, got {self._starting!r}")
+        self._max_rows = int(options.get("max_rows") or 0)
+        self._probe: EndOffsetProbe | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_probe"] = None
+        return state
+
+    def _ends(self) -> Offsets:
+        if self._probe is None:
+            self._probe = EndOffsetProbe(self._config, self._topics)
+        return self._probe.end_offsets()
+
+    def initialOffset(self) -> Offsets:  # noqa: N802 - Spark's name
+        ends = self._ends()
+        if self._starting == "latest":
+            return ends
+        return {t: {p: 0 for p in parts} for t, parts in ends.items()}
+
+    def getDefaultReadLimit(self) -> ReadLimit:  # noqa: N802 - Spark's name
+        return ReadMaxRows(self._max_rows) if self._max_rows > 0 else ReadAllAvailable()
+
+    def latestOffset(self, start: Offsets, limit: ReadLimit) -> Offsets:  # noqa: N802 - Spark's name
+        ends = self._ends()
+        # A partition that appeared since the start is read from its beginning.
+        merged: Offsets = {t: {p: max(e, start.get(t, {}).get(p, 0)) for p, e in parts.items()} for t, parts in ends.items()}
+        if isinstance(limit, ReadMaxRows):
+            return plan_limit(start, merged, limit.max_rows)
+        return merged
+
+    def reportLatestOffset(self) -> Offsets | None:  # noqa: N802 - Spark's name
+        return None
+
+    def partitions(self, start: Offsets, end: Offsets) -> Sequence[KafkaRange]:
+        return split_ranges(start, end)
+
+    def read(self, partition: KafkaRange) -> Iterator[pa.RecordBatch]:
+        return read_range(self._config, partition)
+
+    def commit(self, end: Offsets) -> None:
+        """Nothing to do: offsets live in Spark's checkpoint, not in a consumer group."""
+
+    def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+
+
+class KafkaSource(DataSource):  # type: ignore[misc]
+    """``spark.readStream.format("ecap_kafka")``: Kafka records with their coordinates."""
+
+    @classmethod
+    def name(cls) -> str:
+        return SOURCE_NAME
+
+    def schema(self) -> str:
+        return SOURCE_DDL
+
+    def streamReader(self, schema: StructType) -> KafkaStreamReader:  # noqa: N802 - Spark's name
+        return KafkaStreamReader(self.options)
