@@ -9,7 +9,7 @@ Public API (what ``ecap produce`` and ``ecap up`` call)::
 
 from ecap.producer.delivery import DeliveryEngine, DeliverySettings, TopicStats
 from ecap.producer.errors import MissingTopicError, ProducerError
-from ecap.producer.pacing import RetryPolicy, TokenBucket
+from ecap.producer.retry import RetryPolicy
 from ecap.producer.runner import (
     EventBatchLike,
     ProduceReport,
@@ -30,7 +30,6 @@ __all__ = [
     "ProducerError",
     "RetryPolicy",
     "RunPlan",
-    "TokenBucket",
     "TopicReport",
     "TopicStats",
     "install_signal_handlers",

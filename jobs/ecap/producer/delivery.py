@@ -37,7 +37,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from ecap import schemas
 from ecap.producer.classify import Disposition, classify, reason_of
-from ecap.producer.pacing import RetryPolicy
+from ecap.producer.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ class DeliverySettings:
     dead_letter: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     message_timeout_s: float = 300.0
+    stall_timeout_s: float = 30.0
+    """No delivery report for this long while the broker answers metadata: replace the producer."""
     linger_ms: int = 20
     batch_bytes: int = 1_000_000
     batch_messages: int = 10_000
@@ -191,6 +193,8 @@ class DeliveryEngine:
         self._retries: list[_PendingRetry] = []
         self._seq = 0
         self._fatal: KafkaError | None = None
+        self._progress_mark = -1
+        self._stall_check_at = clock() + self.settings.stall_timeout_s
         self._closing = False
         self._abandon_at: float | None = None
         self._logged: Counter[tuple[str, str]] = Counter()
@@ -213,12 +217,12 @@ class DeliveryEngine:
         else:
             log.debug("kafka client: %s", err.str())
 
-    def _rebuild(self) -> None:
-        """Replace a fatally failed producer: its unsent records come back as retries on the new one."""
+    def _rebuild(self, why: str | None = None) -> None:
+        """Replace a failed producer: its unsent records come back as retries on the new one."""
         fatal = self._fatal
         log.warning(
-            "the producer hit a fatal error (%s); re-producing its outstanding records on a new producer",
-            fatal.str() if fatal else "?",
+            "%s; re-producing its outstanding records on a new producer",
+            why or f"the producer hit a fatal error ({fatal.str() if fatal else '?'})",
         )
         old = self._producer
         old.purge(in_queue=True, in_flight=True)
@@ -229,6 +233,31 @@ class DeliveryEngine:
             self._producer = self._new_producer()
             self._fatal = None
             self.rebuilds += 1
+        self._progress_mark = -1
+
+    def _check_stall(self) -> None:
+        """Replace a producer that makes no progress although the broker answers.
+
+        Seen with the embedded broker after a restart: it forgot the idempotent producer id, and
+        librdkafka bumps the epoch and retries forever (UNKNOWN_PRODUCER_ID each time) instead of
+        failing. A broker that is simply away is left to librdkafka's own retries.
+        """
+        now = self.clock()
+        if now < self._stall_check_at:
+            return
+        self._stall_check_at = now + self.settings.stall_timeout_s
+        mark = sum(s.delivered + s.dead_lettered + s.failed_total for s in self.stats.values())
+        stalled = mark == self._progress_mark and len(self._producer) > 0
+        self._progress_mark = mark
+        if not stalled:
+            return
+        try:
+            self._producer.list_topics(timeout=2.0)
+        except KafkaException:
+            return  # the broker is away: librdkafka keeps trying until message.timeout.ms
+        self._rebuild(
+            f"no delivery progress for {self.settings.stall_timeout_s:.0f}s although the broker answers"
+        )
 
     def _safe_poll(self, producer: Producer, timeout: float) -> None:
         try:
@@ -328,6 +357,7 @@ class DeliveryEngine:
         self._safe_poll(self._producer, 0.05)
         if self._fatal is not None:
             self._rebuild()
+        self._check_stall()
         return self._abandon_at is None or self.clock() < self._abandon_at
 
     def _too_large(self, topic: str, key: bytes | None, value: bytes, ts: int) -> None:
@@ -445,6 +475,7 @@ class DeliveryEngine:
         self._safe_poll(self._producer, timeout)
         if self._fatal is not None:
             self._rebuild()
+        self._check_stall()
         now = self.clock()
         while self._retries and self._retries[0].due <= now:
             pending = heapq.heappop(self._retries)

@@ -49,6 +49,9 @@ class ProducerCollector(Collector):
         depth = GaugeMetricFamily(
             "ecap_producer_queue_depth", "Records queued locally, in flight or waiting for a retry"
         )
+        rebuilds = CounterMetricFamily(
+            "ecap_producer_client_rebuilds", "Kafka producers replaced after a fatal error or a stall"
+        )
         engines = list(self.engines)
         totals: dict[str, list[int]] = {}
         reasons: dict[tuple[str, str], int] = {}
@@ -73,6 +76,7 @@ class ProducerCollector(Collector):
         for (topic, reason), count in sorted(reasons.items()):
             failures.add_metric([topic, reason], count)
         depth.add_metric([], queued)
+        rebuilds.add_metric([], sum(engine.rebuilds for engine in engines))
         latency = HistogramMetricFamily(
             "ecap_producer_delivery_latency_seconds", "Time from produce() to the broker's acknowledgement"
         )
@@ -82,7 +86,7 @@ class ProducerCollector(Collector):
             cumulative += count
             buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
         latency.add_metric([], buckets, sum_value=histogram.total)
-        return [events, delivered, failures, dlq, retries, depth, latency]
+        return [events, delivered, failures, dlq, retries, depth, rebuilds, latency]
 
 
 class ReadinessProbe:

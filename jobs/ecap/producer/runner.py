@@ -8,6 +8,7 @@ credentials); one metrics server covers them all.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import signal
@@ -30,7 +31,6 @@ from ecap.kafka import check_reachable, client_config, resolve_bootstrap
 from ecap.producer.delivery import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, DeliveryEngine, DeliverySettings
 from ecap.producer.errors import MissingTopicError, ProducerError
 from ecap.producer.metrics import HealthServer, ProducerCollector, ReadinessProbe, new_registry
-from ecap.producer.pacing import TokenBucket
 from ecap_operator.api import DataProducerSpec, Resource, check_references, topic_name
 from ecap_operator.api.data_producer import BackfillSettings
 
@@ -96,6 +96,7 @@ class ProduceReport:
     topics: dict[str, TopicReport] = field(default_factory=dict)
     producers: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    client_rebuilds: int = 0  # producers replaced after a fatal error or a stall
     stopped_early: bool = False  # a stop signal or stop_event ended generation
     finished: bool = False  # every engine was closed (numbers are final)
 
@@ -128,6 +129,7 @@ class ProduceReport:
         lines = [
             f"{self.produced} produced, {self.delivered} delivered, {self.dead_lettered} dead-lettered, "
             f"{self.failed} failed, {self.unaccounted} unaccounted in {self.elapsed_s:.1f}s"
+            + (f", {self.client_rebuilds} producer rebuild(s)" if self.client_rebuilds else "")
             + (f" ({self.produced / self.elapsed_s:,.0f} events/s)" if self.elapsed_s > 0 else "")
         ]
         for name, t in sorted(self.topics.items()):
@@ -180,7 +182,7 @@ def generator_source(spec: DataProducerSpec, plan: RunPlan, now: Callable[[], fl
 
     generator = ShopGenerator(spec)
     if plan.mode == "replay":
-        assert plan.replay_start is not None and plan.replay_end is not None  # noqa: S101 - plan_for sets them
+        assert plan.replay_start and plan.replay_end and plan.events_per_day  # noqa: S101 - set by plan_for
         start = datetime.combine(plan.replay_start, datetime.min.time(), tzinfo=UTC)
         end = datetime.combine(plan.replay_end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         return iter(generator.replay(start, end, plan.events_per_day))
@@ -275,44 +277,73 @@ def _generate(
     stop: threading.Event,
     now: Callable[[], float],
 ) -> None:
-    """Pull batches, pace them (realtime), hand them to the engine; stop on the event or the event limit."""
-    bucket = TokenBucket(job.plan.rate, now=now()) if job.plan.mode == "realtime" else None
+    """Pull chunks and hand their records to the engine until the source, the limit or ``stop`` ends it.
+
+    Replay sends as fast as the broker takes it. Realtime releases every record when the wall clock
+    reaches its event timestamp: the generator already drew how many events fall in each moment from
+    ``spec.rate`` times the temporal multipliers, so releasing by timestamp paces at exactly that rate
+    (a token bucket at a fixed rate would flatten the daily and seasonal shape).
+    """
+    realtime = job.plan.mode == "realtime"
     for group in batches:
+        if stop.is_set() or _limit_reached(job):
+            return
         if not group:
-            engine.service(0.01)  # nothing due yet: serve delivery reports instead of spinning
-        for batch in group:
+            engine.service(0.01)  # nothing in this window: serve delivery reports instead of spinning
+            continue
+        topics = [_topic_of(job, batch) for batch in group]
+        cursors = [0] * len(group)
+        while True:
+            now_ms = int(now() * 1000) if realtime else None
+            next_due: int | None = None
+            for index, batch in enumerate(group):
+                lo, size = cursors[index], len(batch.values)
+                if lo >= size:
+                    continue
+                hi = size if now_ms is None else bisect.bisect_right(batch.timestamps_ms, now_ms, lo=lo)
+                if hi > lo:
+                    hi = lo + _send(job, engine, topics[index], batch, lo, hi)
+                    cursors[index] = hi
+                if hi < size:
+                    due = batch.timestamps_ms[hi]
+                    next_due = due if next_due is None else min(next_due, due)
+            if next_due is None or _limit_reached(job):
+                break
             if stop.is_set():
                 return
-            topic = job.topics.get(batch.stream)
-            if topic is None:
-                raise ProducerError(
-                    f"{job.resource.ref}: the generator emitted stream {batch.stream!r}, which has no topic "
-                    f"(configured: {', '.join(sorted(job.topics))})"
-                )
-            count = len(batch.values)
-            if job.events_limit is not None:
-                count = min(count, job.events_limit - job.produced)
-            if count <= 0:
-                continue
-            if bucket is not None:
-                wait = bucket.take(count, now())
-                while wait > 0 and not stop.is_set():
-                    engine.service(min(wait, 0.1))  # serve delivery reports while we wait
-                    wait = bucket.take(0, now())
-                if stop.is_set():
-                    return
-            if count == len(batch.values):
-                engine.send_batch(topic, batch.keys, batch.values, batch.timestamps_ms)
-            else:
-                engine.send_batch(
-                    topic, batch.keys[:count], batch.values[:count], batch.timestamps_ms[:count]
-                )
-            job.produced += count
-            engine.service()
-        if job.events_limit is not None and job.produced >= job.events_limit:
-            return
-        if stop.is_set():
-            return
+            wait_s = (next_due - int(now() * 1000)) / 1000.0
+            engine.service(min(max(wait_s, 0.0), 0.05))  # serve delivery reports while waiting
+        engine.service()
+
+
+def _topic_of(job: ProducerJob, batch: EventBatchLike) -> str:
+    topic = job.topics.get(batch.stream)
+    if topic is None:
+        raise ProducerError(
+            f"{job.resource.ref}: the generator emitted stream {batch.stream!r}, which has no topic "
+            f"(configured: {', '.join(sorted(job.topics))})"
+        )
+    return topic
+
+
+def _limit_reached(job: ProducerJob) -> bool:
+    return job.events_limit is not None and job.produced >= job.events_limit
+
+
+def _send(
+    job: ProducerJob, engine: DeliveryEngine, topic: str, batch: EventBatchLike, lo: int, hi: int
+) -> int:
+    """Send records [lo, hi) of a batch, cut at the event limit; returns how many were sent."""
+    if job.events_limit is not None:
+        hi = min(hi, lo + job.events_limit - job.produced)
+    if hi <= lo:
+        return 0
+    if lo == 0 and hi == len(batch.values):
+        engine.send_batch(topic, batch.keys, batch.values, batch.timestamps_ms)
+    else:
+        engine.send_batch(topic, batch.keys[lo:hi], batch.values[lo:hi], batch.timestamps_ms[lo:hi])
+    job.produced += hi - lo
+    return hi - lo
 
 
 # ------------------------------------------------------------------------------------------ many producers
@@ -367,6 +398,7 @@ def _report(jobs: Sequence[ProducerJob], started: float, stopped_early: bool) ->
     for job in jobs:
         if job.engine is None:
             continue
+        report.client_rebuilds += job.engine.rebuilds
         for topic, stats in list(job.engine.stats.items()):
             row = report.topics.setdefault(topic, TopicReport())
             row.produced += stats.produced

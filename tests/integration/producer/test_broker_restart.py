@@ -58,8 +58,11 @@ def test_producer_recovers_from_a_broker_restart_and_accounts_for_every_record(
         elif "restarted" in phase and report.delivered >= phase["delivered_before"] + 1000:
             stop.set()
 
-    # Short librdkafka timeouts so that the outage surfaces as delivery errors within the test.
-    settings = DeliverySettings(message_timeout_s=3.0, retry=RetryPolicy(max_attempts=8, base_s=0.2, cap_s=1.0))
+    # librdkafka rides out the outage itself; the restarted broker has forgotten the idempotent producer
+    # (UNKNOWN_PRODUCER_ID, fatal), so our layer must replace the client and re-produce its records.
+    settings = DeliverySettings(
+        message_timeout_s=30.0, stall_timeout_s=2.0, retry=RetryPolicy(max_attempts=5, base_s=0.2, cap_s=1.0)
+    )
     report = run_producers(
         resources,
         dedicated_broker.bootstrap_servers,
@@ -77,6 +80,7 @@ def test_producer_recovers_from_a_broker_restart_and_accounts_for_every_record(
     assert report.produced == report.delivered + report.dead_lettered + report.failed
     assert report.failed == 0, report.summary()  # the broker came back in time: nothing was given up
     assert report.topics[TOPIC].retries > 0  # records caught by the outage were produced again
+    assert report.client_rebuilds >= 1  # on a new idempotent producer
     delivered_after = report.delivered - phase["delivered_before"]
     assert delivered_after >= 1000  # it resumed
     # Everything acknowledged after the restart is on the new broker (duplicates possible: at-least-once).

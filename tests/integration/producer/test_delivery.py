@@ -139,7 +139,9 @@ def test_metrics_health_and_readiness_are_served_while_producing(
     try:
         metrics = ""
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and f'ecap_producer_delivered_total{{topic="{topic}"}}' not in metrics:
+        while (
+            time.monotonic() < deadline and f'ecap_producer_delivered_total{{topic="{topic}"}}' not in metrics
+        ):
             time.sleep(0.2)
             try:
                 metrics = fetch(port, "/metrics")[1]
@@ -190,7 +192,9 @@ def test_a_dead_broker_at_shutdown_leaves_nothing_unaccounted(dedicated_broker: 
 def test_retriable_failures_are_retried_with_backoff_then_reported() -> None:
     """No broker at all: records time out in librdkafka, we re-produce them, then give up with a reason."""
     port = free_port()  # nothing listens here
-    settings = DeliverySettings(message_timeout_s=0.3, retry=RetryPolicy(max_attempts=2, base_s=0.05, cap_s=0.1))
+    settings = DeliverySettings(
+        message_timeout_s=0.3, retry=RetryPolicy(max_attempts=2, base_s=0.05, cap_s=0.1)
+    )
     engine = DeliveryEngine({"bootstrap.servers": f"127.0.0.1:{port}"}, {"t": 1_000_000}, settings)
     engine.send_batch("t", [b"k1", b"k2"], [b"v1", b"v2"], [0, 0])
 
