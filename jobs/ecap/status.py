@@ -32,7 +32,8 @@ def _api() -> client.CustomObjectsApi:
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     else:
-        config.load_kube_config()  # type: ignore[no-untyped-call]
+        # Read KUBECONFIG now: the client's default is captured when it is first imported.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
     return client.CustomObjectsApi()
 
 

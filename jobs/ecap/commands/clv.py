@@ -187,7 +187,7 @@ def fit_command(args: argparse.Namespace) -> int:
     try:
         fit = fit_summary(read_summary(args.summary))
     except SegmentationError as err:
-        console.print(f"[red]{err}[/red]")
+        Console(stderr=True, soft_wrap=True).print(str(err), style="red", markup=False)
         return 2
     if args.json:
         json.dump(fit, sys.stdout, indent=2)

@@ -62,13 +62,14 @@ def print_result(console: Console, result: SegmentationResult) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json)
+    errors = Console(stderr=True, soft_wrap=True)
     try:
         resources = load_resources(args.file, kinds=["SegmentationRun"])
     except ResourceError as err:
-        console.print(f"[red]{err}[/red]")
+        errors.print(str(err), style="red", markup=False)
         return 2
     if not resources:
-        console.print(f"[red]{args.file}: no SegmentationRun resource[/red]")
+        errors.print(f"{args.file}: no SegmentationRun resource", style="red", markup=False)
         return 2
     # Spark and the runner load only when there is work: `ecap segment --help` stays fast.
     from ecap.segmentation.runner import run_segmentation
@@ -89,7 +90,7 @@ def run_command(args: argparse.Namespace) -> int:
             )
         except (SegmentationError, LakeError) as err:
             failed = True
-            console.print(f"[red]{resource.ref}: {err}[/red]")
+            errors.print(f"{resource.ref}: {err}", style="red", markup=False)
             if reporting:
                 report_status(failure_status(str(err)))
             continue

@@ -130,18 +130,26 @@ def as_of_date(value: str | dt.date | None, today: dt.date | None = None) -> dt.
         raise SegmentationError(f"as-of date must be YYYY-MM-DD, got {value!r}") from None
 
 
+def _day_after(as_of: dt.date) -> dt.datetime:
+    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
 def orders_until(transactions: DataFrame, as_of: dt.date) -> DataFrame:
     """Orders whose UTC date is on or before the as-of date, with that date as ``order_date``."""
-    return transactions.withColumn("order_date", utc_date(F.col("event_time"))).where(
-        F.col("order_date") <= F.lit(as_of)
+    return transactions.where(F.col("event_time") < F.lit(_day_after(as_of))).withColumn(
+        "order_date", utc_date(F.col("event_time"))
     )
 
 
 def rfm_metrics(transactions: DataFrame, as_of: dt.date) -> DataFrame:
-    """customer_id, recency_days, frequency, monetary (decimal) per customer as of the date."""
-    orders = orders_until(transactions, as_of)
+    """customer_id, recency_days, frequency, monetary (decimal) per customer as of the date.
+
+    Orders are cut at midnight UTC after the as-of date (a timestamp comparison Parquet statistics can
+    prune on); only each customer's last order time is turned into a UTC date.
+    """
+    orders = transactions.where(F.col("event_time") < F.lit(_day_after(as_of)))
     return orders.groupBy("customer_id").agg(
-        F.date_diff(F.lit(as_of), F.max("order_date")).cast("int").alias("recency_days"),
+        F.date_diff(F.lit(as_of), utc_date(F.max("event_time"))).cast("int").alias("recency_days"),
         F.count(F.lit(1)).cast("long").alias("frequency"),
         F.sum("total_amount").cast(MONEY_TYPE).alias("monetary"),
     )
@@ -151,43 +159,135 @@ def _order_expr(order: MetricOrder) -> Column:
     return F.col(order.column).asc() if order.ascending else F.col(order.column).desc()
 
 
-def _rank_by_values(
-    df: DataFrame, order: MetricOrder, rank_col: str, rows: list[tuple[object, int]]
-) -> DataFrame:
-    """Rank from per-value counts computed on the driver, broadcast-joined back."""
-    ordered = sorted(rows, key=lambda row: row[0], reverse=not order.ascending)  # type: ignore[arg-type,return-value]
+def _sort_key(order: MetricOrder) -> Column:
+    """A double that grows from worst to best: monotone in the metric, so ties stay equal."""
+    value = F.col(order.column).cast("double")
+    return value if order.ascending else -value
+
+
+@dataclass(frozen=True)
+class _RankPlan:
+    order: MetricOrder
+    rank_col: str
+    bounds: tuple[float, ...] | None
+    """Bucket boundaries of the sort key; None ranks from per-value counts on the driver."""
+
+    @property
+    def group_col(self) -> str:
+        return self.order.column if self.bounds is None else f"_bucket_{self.order.column}"
+
+    def bucket(self) -> Column:
+        assert self.bounds is not None  # noqa: S101 - only called for bucket plans
+        key = _sort_key(self.order)
+        # Number of boundaries below the key: monotone, so equal values share a bucket.
+        return sum((F.when(key > F.lit(b), 1).otherwise(0) for b in self.bounds), F.lit(0)).cast("int")
+
+
+def _plan(
+    df: DataFrame,
+    targets: list[tuple[MetricOrder, str]],
+    strategy: RankStrategy,
+    buckets: int,
+    max_driver_values: int,
+) -> tuple[int, list[_RankPlan]]:
+    """One pass over ``df``: row count, distinct-value estimates and bucket boundaries per metric."""
+    probabilities = [i / buckets for i in range(1, buckets)]
+    aggregates = [F.count(F.lit(1)).alias("_n")]
+    for index, (order, _) in enumerate(targets):
+        aggregates.append(F.approx_count_distinct(order.column).alias(f"_distinct{index}"))
+        if strategy != "values":
+            aggregates.append(
+                F.percentile_approx(_sort_key(order), probabilities, 4 * buckets * 100).alias(
+                    f"_bounds{index}"
+                )
+            )
+    stats = df.agg(*aggregates).collect()[0]
+    plans = []
+    for index, (order, rank_col) in enumerate(targets):
+        few = stats[f"_distinct{index}"] <= max_driver_values
+        by_values = strategy == "values" or (strategy == "auto" and few) or stats["_n"] == 0
+        bounds = None if by_values else tuple(sorted(set(stats[f"_bounds{index}"] or [])))
+        plans.append(_RankPlan(order, rank_col, bounds))
+    return int(stats["_n"]), plans
+
+
+def _group_counts(df: DataFrame, plans: list[_RankPlan]) -> list[dict[object, int]]:
+    """A second pass: rows per distinct value (value plans) or per bucket (bucket plans), all at once."""
+    columns = [F.col(p.order.column) if p.bounds is None else p.bucket().alias(p.group_col) for p in plans]
+    names = [p.group_col for p in plans]
+    grouped = df.select(*columns).groupingSets([[name] for name in names], *names)
+    rows = grouped.agg(F.count(F.lit(1)).alias("_count"), F.grouping_id().alias("_set")).collect()
+    width = len(names)
+    everything = (1 << width) - 1
+    counts: list[dict[object, int]] = [{} for _ in plans]
+    for row in rows:
+        for index, name in enumerate(names):
+            if row["_set"] == everything ^ (1 << (width - 1 - index)):
+                if row[name] is None:
+                    raise SegmentationError(f"cannot rank {plans[index].order.column!r}: it holds nulls")
+                counts[index][row[name]] = int(row["_count"])
+    return counts
+
+
+def _rank_by_values(df: DataFrame, plan: _RankPlan, counts: dict[object, int]) -> DataFrame:
+    """Rank per distinct value computed on the driver (few values), broadcast-joined back."""
+    ordered = sorted(counts, key=lambda value: value, reverse=not plan.order.ascending)  # type: ignore[arg-type,return-value]
     ranks: list[int] = []
     seen = 0
-    for _, count in ordered:
+    for value in ordered:
         ranks.append(seen + 1)
-        seen += count
-    value_type = df.schema[order.column].dataType
-    table = pa.table({"_value": [value for value, _ in ordered], rank_col: pa.array(ranks, pa.int64())})
+        seen += counts[value]
+    value_type = df.schema[plan.order.column].dataType
+    table = pa.table({"_value": ordered, plan.rank_col: pa.array(ranks, pa.int64())})
     rank_df = df.sparkSession.createDataFrame(table).select(
-        F.col("_value").cast(value_type).alias("_value"), F.col(rank_col)
+        F.col("_value").cast(value_type).alias("_value"), F.col(plan.rank_col)
     )
-    joined = df.join(F.broadcast(rank_df), df[order.column].eqNullSafe(rank_df["_value"]), "left")
+    joined = df.join(F.broadcast(rank_df), df[plan.order.column] == rank_df["_value"], "left")
     return joined.drop("_value")
 
 
-def _rank_by_buckets(df: DataFrame, order: MetricOrder, rank_col: str, buckets: int) -> DataFrame:
+def _rank_by_buckets(df: DataFrame, plan: _RankPlan, sizes: dict[object, int]) -> DataFrame:
     """Rank within value-range buckets in parallel, then add the rows of all earlier buckets."""
-    sign = 1.0 if order.ascending else -1.0
-    key = (F.col(order.column).cast("double") * F.lit(sign)).alias("_key")
-    probabilities = [i / buckets for i in range(1, buckets)]
-    bounds = sorted(set(df.select(key).approxQuantile("_key", probabilities, 1.0 / (4 * buckets))))
-    # A monotone function of the value: equal values always land in the same bucket.
-    bucket = sum((F.when(key > F.lit(b), 1).otherwise(0) for b in bounds), F.lit(0)).cast("int")
-    with_bucket = df.withColumn("_bucket", bucket)
-    sizes = dict((row["_bucket"], row["count"]) for row in with_bucket.groupBy("_bucket").count().collect())
+    assert plan.bounds is not None  # noqa: S101 - a bucket plan
     offsets: list[int] = []
     seen = 0
-    for index in range(len(bounds) + 1):
+    for index in range(len(plan.bounds) + 1):
         offsets.append(seen)
-        seen += int(sizes.get(index, 0))
-    window = Window.partitionBy("_bucket").orderBy(_order_expr(order))
-    offset = F.element_at(F.array(*[F.lit(o) for o in offsets]), F.col("_bucket") + 1)
-    return with_bucket.withColumn(rank_col, (F.rank().over(window) + offset).cast("long")).drop("_bucket")
+        seen += sizes.get(index, 0)
+    window = Window.partitionBy(plan.group_col).orderBy(_order_expr(plan.order))
+    offset = F.element_at(F.array(*[F.lit(o) for o in offsets]), F.col(plan.group_col) + 1)
+    return (
+        df.withColumn(plan.group_col, plan.bucket())
+        .withColumn(plan.rank_col, (F.rank().over(window) + offset).cast("long"))
+        .drop(plan.group_col)
+    )
+
+
+def rank_columns(
+    df: DataFrame,
+    targets: list[tuple[MetricOrder, str]],
+    strategy: RankStrategy = "auto",
+    buckets: int | None = None,
+    max_driver_values: int = MAX_DRIVER_VALUES,
+) -> tuple[DataFrame, int]:
+    """``df`` plus one ``RANK()`` column per (metric order, rank column), and the row count.
+
+    Two small jobs over ``df`` (cache it first) plan and count; the ranks themselves are computed in
+    the returned DataFrame without any single-partition step.
+    """
+    if strategy not in ("auto", "values", "buckets"):
+        raise SegmentationError(f"rank strategy must be auto, values or buckets, got {strategy!r}")
+    if buckets is None:
+        partitions = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions") or "4")
+        buckets = max(8, 4 * partitions)
+    n, plans = _plan(df, targets, strategy, buckets, max_driver_values)
+    ranked = df
+    for plan, counts in zip(plans, _group_counts(df, plans), strict=True):
+        if plan.bounds is None:
+            ranked = _rank_by_values(ranked, plan, counts)
+        else:
+            ranked = _rank_by_buckets(ranked, plan, counts)
+    return ranked, n
 
 
 def distributed_rank(
@@ -201,23 +301,10 @@ def distributed_rank(
 ) -> DataFrame:
     """``df`` plus ``rank_col`` equal to ``RANK() OVER (ORDER BY column [DESC])``, computed in parallel.
 
-    Nulls are not ranked: the column must have none (RFM metrics never do). Cache ``df`` first: this
-    runs a few small jobs over it.
+    The column must hold no nulls (RFM metrics never do).
     """
-    order = MetricOrder(column, ascending)
-    rank_col = rank_col or f"{column}_rank"
-    if strategy not in ("auto", "values", "buckets"):
-        raise SegmentationError(f"rank strategy must be auto, values or buckets, got {strategy!r}")
-    if strategy != "buckets":
-        limit = max_driver_values if strategy == "auto" else None
-        counts = df.groupBy(column).count()
-        rows = (counts.limit(limit + 1) if limit is not None else counts).collect()
-        if any(row[column] is None for row in rows):
-            raise SegmentationError(f"cannot rank {column!r}: it holds nulls")
-        if limit is None or len(rows) <= limit:
-            return _rank_by_values(df, order, rank_col, [(row[column], int(row["count"])) for row in rows])
-    partitions = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions") or "4")
-    return _rank_by_buckets(df, order, rank_col, buckets or max(4, 4 * partitions))
+    targets = [(MetricOrder(column, ascending), rank_col or f"{column}_rank")]
+    return rank_columns(df, targets, strategy, buckets, max_driver_values)[0]
 
 
 def _score_expr(rank_col: str, n: int) -> Column:
@@ -255,17 +342,8 @@ def score_rfm(
     missing = [c for c in RFM_METRIC_COLUMNS if c not in metrics.columns]
     if missing:
         raise SegmentationError(f"RFM metrics lack column(s) {', '.join(missing)}")
-    n = metrics.count()
-    ranked = metrics
-    for order, name in zip(RFM_ORDERS, ("r", "f", "m"), strict=True):
-        ranked = distributed_rank(
-            ranked,
-            order.column,
-            order.ascending,
-            rank_col=f"_{name}_rank",
-            strategy=strategy,
-            max_driver_values=max_driver_values,
-        )
+    targets = [(order, f"_{name}_rank") for order, name in zip(RFM_ORDERS, ("r", "f", "m"), strict=True)]
+    ranked, n = rank_columns(metrics, targets, strategy, max_driver_values=max_driver_values)
     scored = (
         ranked.withColumn("r_score", _score_expr("_r_rank", n))
         .withColumn("f_score", _score_expr("_f_rank", n))

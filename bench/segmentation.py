@@ -1,0 +1,156 @@
+"""RFM on one Delta table: Spark (ours, distributed ranks) vs the same RFM in DuckDB, side by side.
+
+Generates a transactions table (default 1M customers, 10M orders, heavy-tailed frequencies) with
+numpy + delta-rs, then times, on the same table and as-of date:
+
+* Spark: read the Delta snapshot, ``rfm_metrics`` + ``score_rfm`` (the job's code), result to Arrow;
+* DuckDB: the Delta snapshot through delta-rs -> Arrow dataset, RFM written in plain SQL with
+  ``percent_rank()`` exactly as DOMAIN.md states it, result to Arrow.
+
+Both answers must give every customer the same scores and segment. Target: Spark within 3x of DuckDB.
+
+    nice python bench/segmentation.py                       # full size
+    python bench/segmentation.py --customers 20000 --transactions 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable, write_deltalake
+
+from ecap.lake import read_delta
+from ecap.segmentation.rfm import GRID_R_ORDER, SEGMENT_GRID, rfm_metrics, score_rfm
+from ecap.segmentation.synthetic import shop_transactions
+from ecap.spark import get_spark
+
+START = dt.datetime(2024, 11, 1, tzinfo=dt.UTC)
+END = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+AS_OF = dt.date(2026, 10, 1)  # a month of orders after it must be ignored
+CHUNK_CUSTOMERS = 250_000
+RESULT_COLUMNS = ["customer_id", "r_score", "f_score", "m_score", "segment"]
+
+
+def generate(path: Path, customers: int, transactions: int, seed: int) -> tuple[int, float]:
+    """Write the table in chunks of customers (one Delta commit each); return rows and seconds."""
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    rows = 0
+    per_customer = transactions / customers
+    for first in range(0, customers, CHUNK_CUSTOMERS):
+        count = min(CHUNK_CUSTOMERS, customers - first)
+        table = shop_transactions(count, int(count * per_customer), START, END, rng, first_customer=first)
+        write_deltalake(str(path), table, mode="append")
+        rows += table.num_rows
+    return rows, time.perf_counter() - started
+
+
+def spark_rfm(path: Path) -> tuple[pa.Table, float, float]:
+    """(result, seconds for RFM, seconds to start the session)."""
+    started = time.perf_counter()
+    spark = get_spark("bench-segmentation")
+    startup = time.perf_counter() - started
+    started = time.perf_counter()
+    transactions = read_delta(spark, str(path)).select("customer_id", "event_time", "total_amount")
+    metrics = rfm_metrics(transactions, AS_OF).cache()
+    result = score_rfm(metrics).select(*RESULT_COLUMNS).toArrow()
+    elapsed = time.perf_counter() - started
+    metrics.unpersist()
+    return result, elapsed, startup
+
+
+def duckdb_rfm(path: Path) -> tuple[pa.Table, float]:
+    grid = ", ".join(
+        f"({r}, {fm + 1}, '{name}')" for r, row in zip(GRID_R_ORDER, SEGMENT_GRID, strict=True) for fm, name in enumerate(row)
+    )
+    started = time.perf_counter()
+    dataset = DeltaTable(str(path)).to_pyarrow_dataset()  # noqa: F841 - scanned by name below
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    result = con.execute(
+        f"""
+        WITH orders AS (
+            SELECT customer_id, CAST(event_time AS DATE) AS order_date, total_amount
+            FROM dataset WHERE CAST(event_time AS DATE) <= DATE '{AS_OF.isoformat()}'
+        ), metrics AS (
+            SELECT customer_id, DATE '{AS_OF.isoformat()}' - max(order_date) AS recency_days,
+                   count(*) AS frequency, sum(total_amount) AS monetary
+            FROM orders GROUP BY customer_id
+        ), ranked AS (
+            SELECT customer_id,
+                   percent_rank() OVER (ORDER BY recency_days DESC) AS pr_r,
+                   percent_rank() OVER (ORDER BY frequency ASC) AS pr_f,
+                   percent_rank() OVER (ORDER BY monetary ASC) AS pr_m
+            FROM metrics
+        ), scored AS (
+            SELECT customer_id,
+                   CAST(1 + least(4, floor(5 * pr_r)) AS INTEGER) AS r_score,
+                   CAST(1 + least(4, floor(5 * pr_f)) AS INTEGER) AS f_score,
+                   CAST(1 + least(4, floor(5 * pr_m)) AS INTEGER) AS m_score
+            FROM ranked
+        ), grid(r, fm, segment) AS (VALUES {grid})
+        SELECT s.customer_id, s.r_score, s.f_score, s.m_score, g.segment
+        FROM scored s JOIN grid g ON g.r = s.r_score AND g.fm = (s.f_score + s.m_score + 1) // 2
+        """
+    ).to_arrow_table()
+    elapsed = time.perf_counter() - started
+    con.close()
+    return result, elapsed
+
+
+def compare(spark_result: pa.Table, duck_result: pa.Table) -> int:
+    """Number of customers whose scores or segment differ (or who are missing on one side)."""
+    left = spark_result.cast(pa.schema([(c, duck_result.schema.field(c).type) for c in RESULT_COLUMNS]))
+    left = left.sort_by("customer_id")
+    right = duck_result.select(RESULT_COLUMNS).sort_by("customer_id")
+    if left.num_rows != right.num_rows:
+        return abs(left.num_rows - right.num_rows) + min(left.num_rows, right.num_rows)
+    differ = pc.or_(
+        pc.not_equal(left["customer_id"], right["customer_id"]),
+        pc.not_equal(left["segment"], right["segment"]),
+    )
+    for column in ("r_score", "f_score", "m_score"):
+        differ = pc.or_(differ, pc.not_equal(left[column], right[column]))
+    return int(pc.sum(differ.cast(pa.int64())).as_py() or 0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--transactions", type=int, default=10_000_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/ecap-bench-segmentation"))
+    parser.add_argument("--reuse", action="store_true", help="reuse a table generated by an earlier run")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    path = args.dir / "transactions"
+    if args.reuse and DeltaTable.is_deltatable(str(path)):
+        print(f"reusing {path}")
+    else:
+        shutil.rmtree(args.dir, ignore_errors=True)
+        rows, seconds = generate(path, args.customers, args.transactions, args.seed)
+        print(f"generated {rows:,} orders for {args.customers:,} customers in {seconds:.1f}s -> {path}")
+
+    duck_result, duck_seconds = duckdb_rfm(path)
+    spark_result, spark_seconds, startup = spark_rfm(path)
+    mismatches = compare(spark_result, duck_result)
+    ratio = spark_seconds / duck_seconds
+    print(f"customers scored : spark {spark_result.num_rows:,}  duckdb {duck_result.num_rows:,}")
+    print(f"spark RFM        : {spark_seconds:8.2f} s   (session start {startup:.1f} s, not counted)")
+    print(f"duckdb RFM       : {duck_seconds:8.2f} s")
+    print(f"ratio spark/duck : {ratio:8.2f} x   (target <= 3.0x: {'met' if ratio <= 3.0 else 'NOT met'})")
+    print(f"same scores and segment for every customer: {'yes' if mismatches == 0 else f'NO ({mismatches:,} differ)'}")
+    return 0 if mismatches == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
