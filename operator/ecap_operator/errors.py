@@ -23,6 +23,10 @@ class ChildConflictError(OperatorError):
     """A child object with our name exists but belongs to someone else; it is never taken over."""
 
 
+class KubeConfigError(OperatorError):
+    """No usable kubeconfig or in-cluster service account: the operator cannot start."""
+
+
 class KubeApiError(OperatorError):
     """The Kubernetes API answered with an error we do not handle as part of reconciliation."""
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 from kubernetes import client, config
 
 from .api import API_VERSION, KINDS
-from .errors import KubeApiError
+from .errors import KubeApiError, KubeConfigError
 
 Manifest = dict[str, Any]
 
@@ -78,10 +78,16 @@ class KubeApi:
     @classmethod
     def from_environment(cls) -> KubeApi:
         """In a pod: the service account; elsewhere: $KUBECONFIG or ~/.kube/config (plain http works too)."""
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-        else:
-            config.load_kube_config()  # type: ignore[no-untyped-call]
+        try:
+            if os.environ.get("KUBERNETES_SERVICE_HOST"):
+                config.load_incluster_config()  # type: ignore[no-untyped-call]
+            else:
+                config.load_kube_config()  # type: ignore[no-untyped-call]
+        except config.ConfigException as err:
+            raise KubeConfigError(
+                f"no Kubernetes connection ({str(err).rstrip('.')}): "
+                "set KUBECONFIG (or ~/.kube/config), or run in a pod"
+            ) from None
         return cls(client.ApiClient())
 
     def _call(

@@ -472,7 +472,11 @@ def status_data_producer(
         available_replicas=available,
         topics={stream: topics[ref].topic_name or ref for stream, ref in spec.topics.refs().items()},
     )
-    return status_patch(status, previous_conditions(ctx.body)[1])
+    patch = status_patch(status, previous_conditions(ctx.body)[1])
+    # A merge patch merges maps: streams the spec no longer emits are removed explicitly.
+    previous = (ctx.body.get("status") or {}).get("topics") or {}
+    patch["topics"] = {**{stream: None for stream in previous}, **patch.get("topics", {})}
+    return patch
 
 
 def status_streaming_pipeline(ctx: Context, children: Mapping[ObjectRef, Manifest | None]) -> Manifest:

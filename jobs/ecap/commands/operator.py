@@ -44,6 +44,10 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import sys
+
+    # kopf does not export the error its startup phase raises when an activity handler fails for good.
+    from kopf._core.engines.activities import ActivityError
 
     from ecap_operator.main import run as run_operator
 
@@ -51,11 +55,16 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("ecap operator: --standalone and --peering exclude each other")
     # `ecap` already configured logging; kopf.configure would add a second handler (every line twice).
     logging.getLogger("kopf").setLevel(logging.DEBUG if args.debug else logging.INFO)
-    run_operator(
-        namespaces=args.namespace,
-        all_namespaces=args.all_namespaces,
-        liveness=args.liveness,
-        peering=args.peering,
-        priority=args.priority,
-    )
+    try:
+        run_operator(
+            namespaces=args.namespace,
+            all_namespaces=args.all_namespaces,
+            liveness=args.liveness,
+            peering=args.peering,
+            priority=args.priority,
+        )
+    except ActivityError as err:
+        # A startup or login handler failed for good (e.g. no kubeconfig); kopf logged the details.
+        print(f"ecap operator: cannot start: {err.__cause__ or err}", file=sys.stderr)
+        return 1
     return 0

@@ -22,6 +22,7 @@ from ..errors import (
     ChildConflictError,
     InvalidSpecError,
     KubeApiError,
+    KubeConfigError,
     OperatorError,
     PartitionDecreaseError,
 )
@@ -117,7 +118,10 @@ def register(
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage()
         settings.posting.level = logging.WARNING
         if holder.runtime is None:
-            holder.runtime = Runtime(KubeApi.from_environment(), holder_settings, metrics)
+            try:
+                holder.runtime = Runtime(KubeApi.from_environment(), holder_settings, metrics)
+            except KubeConfigError as err:
+                raise kopf.PermanentError(str(err)) from err
         if holder_settings.metrics_port:
             metrics.serve(holder_settings.metrics_port)
             logger.info("metrics on :%d/metrics", holder_settings.metrics_port)

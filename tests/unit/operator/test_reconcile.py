@@ -127,6 +127,9 @@ def test_producer_children_and_missing_topic(api: FakeKubeApi) -> None:
     assert {r.kind for r in api.objects if r.namespace == "shop"} >= {"ConfigMap", "Deployment", "Service"}
     assert status["topics"] == {"transactions": "transactions", "user-events": "user-events"}
     assert status["replicas"] == 1 and status["availableReplicas"] == 0
+    b["status"] = {**status, "topics": {**status["topics"], "product-updates": "product-updates"}}
+    status = reconcile("DataProducer", ctx(b), api, LOG)  # type: ignore[arg-type]
+    assert status["topics"]["product-updates"] is None  # removed from the live status by the merge patch
     api.delete(ObjectRef("ecap.io/v1alpha1", "KafkaTopic", "shop", "user-events"))
     with pytest.raises(TopicNotFoundError, match=r"spec.topics.userEvents: KafkaTopic 'user-events'"):
         reconcile("DataProducer", ctx(b), api, LOG)  # type: ignore[arg-type]
