@@ -21,6 +21,8 @@ from .api import (
     KINDS,
     BaseStatus,
     Condition,
+    ConditionStatus,
+    ConditionType,
     DataProducerSpec,
     DataProducerStatus,
     DeltaTableSpec,
@@ -55,6 +57,7 @@ from .builders.kafka_topic import STRIMZI_API_VERSION
 from .builders.spark_app import SPARK_API_VERSION, spark_app_name
 from .conditions import (
     ChildHealth,
+    Health,
     Reason,
     Summary,
     cronjob_health,
@@ -513,6 +516,18 @@ def last_run_name(scheduled: Mapping[str, Any] | None) -> str | None:
     return str(name) if name else None
 
 
+def job_reported_health(body: Mapping[str, Any]) -> list[ChildHealth]:
+    """A Degraded=True condition with a reason the operator never writes came from the job itself (e.g. a
+    run whose CLV model could not be fitted): it stays until the next run reports."""
+    ours, _ = previous_conditions(body)
+    own = {r.value for r in Reason}
+    return [
+        ChildHealth(Health.DEGRADED, c.reason, c.message, serving=True)
+        for c in ours
+        if c.type == ConditionType.DEGRADED and c.status == ConditionStatus.TRUE and c.reason not in own
+    ]
+
+
 def status_segmentation_run(
     ctx: Context,
     spec: SegmentationRunSpec,
@@ -530,6 +545,8 @@ def status_segmentation_run(
         state = spark_application_state(last_run)
         if last_run is not None and state in ("FAILED", "SUBMISSION_FAILED"):
             health.append(spark_application_health(last_run, batch=True))
+    if state == "COMPLETED":
+        health.extend(job_reported_health(ctx.body))
     summary = _summary(ctx, health)
     status = SegmentationRunStatus(
         observed_generation=ctx.generation,

@@ -190,6 +190,15 @@ def test_segmentation_never_overwrites_job_figures(api: FakeKubeApi) -> None:
     status = reconcile("SegmentationRun", ctx(b), api, LOG)  # type: ignore[arg-type]
     assert status["applicationState"] == "COMPLETED" and status["phase"] == "Succeeded"
     assert not {"customers", "segments", "meanClv", "runId"} & status.keys()
+    # The job reported a degraded run (CLV not fitted): the operator keeps saying so.
+    b["status"]["conditions"] = [
+        {"type": "Ready", "status": "True", "reason": "RunSucceeded", "message": "120 customers"},
+        {"type": "Degraded", "status": "True", "reason": "ClvNotFitted", "message": "too few repeat buyers"},
+    ]
+    status = reconcile("SegmentationRun", ctx(b), api, LOG)  # type: ignore[arg-type]
+    degraded = conditions(status)["Degraded"]
+    assert (degraded["status"], degraded["reason"]) == ("True", "ClvNotFitted")
+    assert conditions(status)["Ready"]["status"] == "True" and status["phase"] == "Degraded"
 
 
 def test_segmentation_switching_to_schedule_replaces_the_application(api: FakeKubeApi) -> None:
