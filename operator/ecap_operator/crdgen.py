@@ -201,10 +201,16 @@ def build_crd(kind: Kind) -> dict[str, Any]:
     """The apiextensions.k8s.io/v1 CRD of one ECAP kind."""
     spec_schema = model_schema(kind.spec)
     status_schema = model_schema(kind.status, keep_unknown=True)
-    status_schema["description"] = (
-        "Observed state written by the operator (phase, conditions) and by the jobs (figures)."
-    )
-    spec_schema.setdefault("description", f"Desired state of the {kind.kind}.")
+    status_schema = {
+        "type": "object",
+        "description": "Observed state: phase and conditions from the operator, figures from the jobs.",
+        **{k: v for k, v in status_schema.items() if k != "description"},
+    }
+    spec_schema = {
+        "type": "object",
+        "description": spec_schema.get("description", f"Desired state of the {kind.kind}."),
+        **spec_schema,
+    }
     root: JsonSchema = {
         "type": "object",
         "description": kind.description,
