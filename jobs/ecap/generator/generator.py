@@ -43,6 +43,7 @@ SLICE_MS: Final = 15 * 60_000
 TARGET_CHUNK_EVENTS: Final = 40_000
 MAX_CATALOG_WINDOW_MS: Final = 900_000
 WARM_UP_MS: Final = 30 * 60_000
+WARM_UP_EVENTS: Final = 400_000
 """How far before a live start sessions are simulated so that the start is not a cold one."""
 REPLAY_CHUNK_CHOICES_MS: Final = (86_400_000, 21_600_000, 3_600_000, 900_000, 300_000, 60_000, 10_000)
 CHECKOUT_TO_ORDER_MS: Final = (50, 1_500)
@@ -207,12 +208,12 @@ class ShopGenerator:
         if not self._sessions_needed:
             return
         session_rate, _ = self._rates(events_per_ms)
-        orders = self._sessions(t0 - WARM_UP_MS, t0, session_rate)
+        # Simulating costs ~1 us per event: bound the warm-up to a few hundred thousand events.
+        span = int(min(WARM_UP_MS, max(60_000.0, WARM_UP_EVENTS / max(events_per_ms, 1e-9))))
+        orders = self._sessions(t0 - span, t0, session_rate, emit_from=t0)
         for order in orders:
             self.history.record(order)
         self._emit_orders(orders)
-        for stream in (TRANSACTIONS, USER_EVENTS):
-            self._buffers[stream].take_before(t0)
 
     def events(self, start: datetime, end: datetime, events_per_day: int) -> dict[str, list[dict[str, Any]]]:
         """Decoded events of a replay, per stream (for tests and analysis; slow, small volumes only)."""
@@ -347,7 +348,11 @@ class ShopGenerator:
 
     # ------------------------------------------------------------------ sessions
 
-    def _sessions(self, t0: int, t1: int, session_rate: float) -> list[Order]:
+    def _sessions(self, t0: int, t1: int, session_rate: float, emit_from: int | None = None) -> list[Order]:
+        """Sessions starting in [t0, t1): their events and the orders of their checkouts.
+
+        With ``emit_from``, events (and checkouts) before that moment are simulated but not kept.
+        """
         rng, pop = self._rng, self.population
         slice_starts = np.arange((t0 // SLICE_MS) * SLICE_MS, t1, SLICE_MS, dtype=np.int64)
         slice_starts[0] = t0
@@ -406,9 +411,9 @@ class ShopGenerator:
             ev_session, ev_type, ev_seq = ev_session[keep], ev_type[keep], ev_seq[keep]
             ev_ts, ev_product = ev_ts[keep], ev_product[keep]
             checkout = checkout[keep]
-        ev_frag = self._fragments_for(rng, ev_type, ev_product, focus[ev_session])
-
         session_ids = uuids(rng, n)
+        if emit_from is not None:
+            checkout = checkout & (ev_ts >= emit_from)
         orders = self._checkout_orders(
             rng,
             session_ids,
@@ -423,6 +428,11 @@ class ShopGenerator:
             channel,
             focus,
         )
+        if emit_from is not None:
+            shown = ev_ts >= emit_from
+            ev_session, ev_type, ev_seq = ev_session[shown], ev_type[shown], ev_seq[shown]
+            ev_ts, ev_product = ev_ts[shown], ev_product[shown]
+        ev_frag = self._fragments_for(rng, ev_type, ev_product, focus[ev_session])
         if USER_EVENTS in self.streams:
             self._emit_user_events(
                 rng,
