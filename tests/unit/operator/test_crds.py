@@ -196,3 +196,10 @@ def test_null_is_accepted_where_optional(generated: dict[str, dict[str, Any]]) -
     doc["spec"]["topicName"] = None
     doc["spec"]["maxMessageBytes"] = None
     assert custom_errors(doc, generated["KafkaTopic"]) == []
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_crd_object_is_valid_for_the_api_server(generated: dict[str, dict[str, Any]], kind: str) -> None:
+    from tests.fixtures.upstream import builtin_errors
+
+    assert builtin_errors(generated[kind]) == []
