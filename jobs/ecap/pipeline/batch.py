@@ -20,13 +20,24 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ecap_operator.api import StreamingPipelineSpec
 
+from .analytics.fraud import ALERT_SCHEMA, fraud_alert_messages, fraud_alerts, score_transactions
+from .analytics.kpis import KEY as KPI_KEY
+from .analytics.kpis import (
+    KPI_SCHEMA,
+    analytics_result_messages,
+    analytics_result_records,
+    kpi_partials,
+    merge_kpis,
+)
 from .analytics.products import fold_product_updates
+from .analytics.profiles import PROFILE_SCHEMA, update_customer_profiles
 from .delta_sink import DeltaSink
+from .kafka_sink import KafkaOutputs
 from .metrics import PipelineMetrics
 from .parsing import parse_and_validate
 from .quality import (
@@ -43,6 +54,9 @@ from .quality import (
     unknown_product_mask,
 )
 from .tables import (
+    CUSTOMER_PROFILES_TABLE,
+    FRAUD_ALERTS_TABLE,
+    KPIS_TABLE,
     DATA_QUALITY_TABLE,
     EVENT_TABLES,
     PARTITION_COLUMN,
@@ -106,6 +120,9 @@ class BatchContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     observe_freshness: bool = True
     """Off for backfills, whose event times are days old by design."""
+    kafka_out: KafkaOutputs | None = None
+    """Where alerts and KPI rows go back to Kafka (roles ``fraud-alerts``, ``analytics-results``)."""
+    analytics: bool = True
 
 
 def _known_products(sink: DeltaSink, updates: pa.Table | None) -> pa.Array | None:
@@ -146,6 +163,96 @@ def _update_products(ctx: BatchContext, clean_updates: pa.Table, batch_id: int, 
         return 0
     ctx.sink.merge(PRODUCTS_TABLE, changed, PRODUCTS_TABLE_SCHEMA, ["product_id"], batch_id)
     return changed.num_rows
+
+
+def _as_spark(spark: SparkSession, rows: pa.Table | None, schema: pa.Schema) -> DataFrame | None:
+    if rows is None or rows.num_rows == 0:
+        return None
+    return spark.createDataFrame(rows.select(schema.names).cast(schema))
+
+
+def _matching(existing: pa.Table | None, keys: pa.Table) -> pa.Table | None:
+    """The rows of ``existing`` whose key columns appear in ``keys`` (a semi-join in Arrow)."""
+    if existing is None or existing.num_rows == 0 or keys.num_rows == 0:
+        return None
+    return existing.join(keys, keys=keys.column_names, join_type="left semi")
+
+
+def _kpis(ctx: BatchContext, spark: SparkSession, tx: DataFrame | None, ue: DataFrame | None, batch_id: int) -> int:
+    """Windowed KPIs of the batch MERGEd into ``kpis``; the merged rows also go to analytics-results."""
+    if ctx.sink.committed(KPIS_TABLE, batch_id):
+        return 0
+    partials = kpi_partials(tx, ue, ctx.spec.kpi_window_seconds).toArrow()
+    if partials.num_rows == 0:
+        return 0
+    existing = _matching(ctx.sink.read(KPIS_TABLE), partials.select(list(KPI_KEY)))
+    merged_df = merge_kpis(_as_spark(spark, existing, KPI_SCHEMA), spark.createDataFrame(partials)).persist()
+    try:
+        merged = merged_df.toArrow()
+        if ctx.kafka_out is not None:
+            messages = analytics_result_messages(analytics_result_records(merged_df)).toArrow()
+            ctx.kafka_out.send("analytics-results", messages)
+    finally:
+        merged_df.unpersist()
+    ctx.sink.merge(KPIS_TABLE, merged, KPI_SCHEMA, list(KPI_KEY), batch_id)
+    return merged.num_rows
+
+
+def _fraud(
+    ctx: BatchContext, spark: SparkSession, tx: DataFrame, customers: pa.Array, batch_id: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Score the batch against the profiles before it; alerts (Delta + Kafka), then profiles.
+
+    Profiles are committed last: if they already hold this batch, the alerts were handled too and
+    scoring again (against profiles that include the batch) would be wrong, so the step is skipped.
+    """
+    if ctx.sink.committed(CUSTOMER_PROFILES_TABLE, batch_id):
+        return {}, {}
+    profiles = ctx.sink.read(CUSTOMER_PROFILES_TABLE)
+    if profiles is not None:
+        profiles = profiles.filter(pc.is_in(profiles["customer_id"], value_set=customers))
+    profiles_df = _as_spark(spark, profiles, PROFILE_SCHEMA)
+    scored = score_transactions(tx, profiles_df, ctx.spec.fraud).persist()
+    written: dict[str, int] = {}
+    severities: dict[str, int] = {}
+    try:
+        alerts_df = fraud_alerts(scored).persist()
+        try:
+            alerts = alerts_df.toArrow()
+            if alerts.num_rows and not ctx.sink.committed(FRAUD_ALERTS_TABLE, batch_id):
+                if ctx.kafka_out is not None:
+                    ctx.kafka_out.send("fraud-alerts", fraud_alert_messages(alerts_df).toArrow())
+                ctx.sink.merge(FRAUD_ALERTS_TABLE, alerts, ALERT_SCHEMA, ["alert_id"], batch_id, [PARTITION_COLUMN])
+                written[FRAUD_ALERTS_TABLE] = alerts.num_rows
+                for severity in alerts["severity"].to_pylist():
+                    severities[str(severity)] = severities.get(str(severity), 0) + 1
+        finally:
+            alerts_df.unpersist()
+        changed = update_customer_profiles(profiles_df, scored).toArrow()
+        if ctx.sink.merge(CUSTOMER_PROFILES_TABLE, changed, PROFILE_SCHEMA, ["customer_id"], batch_id):
+            written[CUSTOMER_PROFILES_TABLE] = changed.num_rows
+    finally:
+        scored.unpersist()
+    return written, severities
+
+
+def _analytics(
+    ctx: BatchContext, spark: SparkSession, clean: Mapping[str, pa.Table], batch_id: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    tx_rows = clean.get("transactions")
+    tx = _as_spark(spark, tx_rows, EVENT_TABLES["transactions"].schema)
+    ue = _as_spark(spark, clean.get("user-events"), EVENT_TABLES["user-events"].schema)
+    written: dict[str, int] = {}
+    severities: dict[str, int] = {}
+    if tx is None and ue is None:
+        return written, severities
+    kpi_rows = _kpis(ctx, spark, tx, ue, batch_id)
+    if kpi_rows:
+        written[KPIS_TABLE] = kpi_rows
+    if tx is not None and tx_rows is not None and ctx.spec.fraud.enabled:
+        fraud_written, severities = _fraud(ctx, spark, tx, pc.unique(tx_rows["customer_id"].combine_chunks()), batch_id)
+        written |= fraud_written
+    return written, severities
 
 
 def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
@@ -255,6 +362,10 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
             merged = _update_products(ctx, updates, batch_id, raw)
             if merged:
                 written[PRODUCTS_TABLE] = merged
+        severities: dict[str, int] = {}
+        if ctx.analytics:
+            analytics_written, severities = _analytics(ctx, raw.sparkSession, clean_tables, batch_id)
+            written |= analytics_written
         all_quarantine = pa.concat_tables(quarantines) if quarantines else QUARANTINE_SCHEMA.empty_table()
         record(
             QUARANTINE_TABLE,
@@ -277,6 +388,7 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
         duration_seconds=time.monotonic() - started,
         referential_checked=referential_checked,
         committed_at=datetime.now(UTC),
+        alerts_by_severity=severities,
     )
     if ctx.metrics is not None:
         _observe(ctx.metrics, result, ctx.observe_freshness)

@@ -31,6 +31,7 @@ from ecap_operator.api import Resource, StreamingPipelineSpec, topic_name
 from .batch import BatchContext, BatchResult, TopicCounts, process_batch
 from .delta_sink import DeltaSink
 from .errors import PipelineConfigError, PipelineError
+from .kafka_sink import KafkaOutputs
 from .kafka_source import SOURCE_NAME, EndOffsetProbe, KafkaSource
 from .metrics import PipelineMetrics, default_metrics
 
@@ -213,8 +214,14 @@ def run_pipeline(
     spark = spark or get_spark(f"ecap-pipeline-{plan.name}")
     spark.dataSource.register(KafkaSource)
     sink = DeltaSink(plan.lake, app_id="")
+    kafka_out = KafkaOutputs(plan.kafka_config, plan.sink_topics) if plan.sink_topics else None
     context = BatchContext(
-        pipeline_id="", spec=plan.spec, topic_streams=plan.topic_streams, sink=sink, metrics=metrics
+        pipeline_id="",
+        spec=plan.spec,
+        topic_streams=plan.topic_streams,
+        sink=sink,
+        metrics=metrics,
+        kafka_out=kafka_out,
     )
 
     def on_batch(df: DataFrame, batch_id: int) -> None:
@@ -292,6 +299,8 @@ def run_pipeline(
             time.sleep(0.1)
         query.stop()
         probe.close()
+        if kafka_out is not None:
+            kafka_out.close()
         report.duration_seconds = time.monotonic() - started
     log.info("pipeline %s stopped (%s) after %d batches", report.pipeline, report.stopped_because, report.batches)
     return report

@@ -40,19 +40,21 @@ SIGNAL_WEIGHTS: Final[dict[str, float]] = {
     CARD_TESTING: 0.85,
     AMOUNT: 0.7,
     LOCATION: 0.75,
-    NIGHT: 0.35,
-    DEVICE: 0.4,
+    NIGHT: 0.5,
+    DEVICE: 0.5,
 }
-"""Evidence per signal, combined as a noisy-or: 1 - prod(1 - w). Strong signals alert on their own
-at the default threshold 0.5; night time and a new device only together or with another signal."""
+"""Evidence per signal, combined as a noisy-or: 1 - prod(1 - w). Every signal alone reaches the
+default threshold 0.5; night time and a new device alone stay at severity "medium", two signals
+together make "high" or more. Raise alert_threshold above 0.5 to require two weak signals."""
 SEVERITIES: Final = ((0.9, "critical"), (0.75, "high"), (0.5, "medium"))
 EARTH_RADIUS_KM: Final = 6371.0088
 MIN_TRAVEL_KM: Final = 100.0
 """Below this distance a jump between orders is city-scale noise, never impossible travel."""
 MIN_AMOUNT_HISTORY: Final = 1
 """Trusted earlier orders needed before an amount can be unusual for the customer."""
-ESTABLISHED_ORDERS: Final = 2
-"""Trusted earlier orders after which an unknown device is suspicious."""
+ESTABLISHED_ORDERS: Final = 1
+"""Trusted earlier orders after which an unknown device is suspicious: one order on record already
+tells which device the customer uses."""
 
 ALERT_SCHEMA: Final = pa.schema(
     [
