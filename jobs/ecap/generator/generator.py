@@ -38,6 +38,7 @@ USER_EVENTS: Final = "user-events"
 PRODUCT_UPDATES: Final = "product-updates"
 STREAMS: Final = (TRANSACTIONS, USER_EVENTS, PRODUCT_UPDATES)
 
+SEGMENT_CUMULATIVE: Final = np.cumsum(SEGMENT_WEIGHTS)[:-1]
 SLICE_MS: Final = 15 * 60_000
 """Granularity at which local-time multipliers are evaluated."""
 TARGET_CHUNK_EVENTS: Final = 40_000
@@ -122,7 +123,7 @@ class ShopGenerator:
         self.spec = spec
         self.streams: frozenset[str] = frozenset(spec.topics.refs())
         self._sessions_needed = bool(self.streams & {TRANSACTIONS, USER_EVENTS})
-        seeds = np.random.SeedSequence(spec.seed).spawn(3)
+        seeds = np.random.SeedSequence(spec.seed).spawn(4)
         build_rng = np.random.default_rng(seeds[0])
         self._rng = np.random.default_rng(seeds[1])
         faker = Faker()
@@ -145,6 +146,11 @@ class ShopGenerator:
         self.window_end_ms: int | None = None
         """End (epoch ms, exclusive) of the window of the last yielded chunk."""
         self._build_fragments()
+        self._converting = (
+            sessions.converting_journeys(np.random.default_rng(seeds[3]))
+            if self._sessions_needed and USER_EVENTS not in self.streams
+            else None
+        )
         self._events_per_session = self._expected_emitted_per_session()
 
     # ------------------------------------------------------------------ public API
@@ -376,9 +382,20 @@ class ShopGenerator:
         slice_idx, city, start = slice_idx[order], city[order], start[order]
         offset = offsets[slice_idx, city]
 
-        segment = np.searchsorted(np.cumsum(SEGMENT_WEIGHTS)[:-1], rng.random(n), side="right").astype(
-            np.int64
-        )
+        segment = np.searchsorted(SEGMENT_CUMULATIVE, rng.random(n), side="right").astype(np.int64)
+        if self._converting is not None:
+            # Only orders are emitted: keep just the sessions that will check out.
+            kept = rng.random(n) < self._converting.conversion[segment]
+            slice_idx, city, start, offset, segment = (
+                slice_idx[kept],
+                city[kept],
+                start[kept],
+                offset[kept],
+                segment[kept],
+            )
+            n = int(kept.sum())
+            if n == 0:
+                return []
         customer = pop.draw(rng, city, segment)
         mix = calendar.category_mix(start + offset, seasonal=patterns.seasonal) * pop.compatible[customer]
         mix_cum = np.cumsum(mix, axis=1)
@@ -390,7 +407,10 @@ class ShopGenerator:
             (self._channel_cum[dev_type] < rng.random(n)[:, None]).sum(axis=1), len(self._channels) - 1
         )
 
-        j = sessions.simulate(rng, segment)
+        if self._converting is None:
+            j = sessions.simulate(rng, segment)
+        else:
+            j = self._converting.draw(rng, segment)
         m = j.session.size
         ev_session, ev_type, ev_seq = j.session, j.event_type, j.sequence
         gaps = sessions.gaps_ms(rng, m)

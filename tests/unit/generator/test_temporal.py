@@ -85,3 +85,21 @@ def test_black_friday_and_cyber_monday_peak_on_that_years_dates(year: int) -> No
         return sum(c[k] for k in promoted) / sum(c.values())
 
     assert share(bf) > share(date(year, 11, 18)) + 0.15
+
+
+def test_orders_only_shop_matches_the_full_shop() -> None:
+    """Without user-events the shop samples converting journeys only: same orders, far less work."""
+    day = (WEEKDAY_ORDINARY, WEEKDAY_ORDINARY + timedelta(days=1))
+    only = replay(make_spec(topics={"transactions": "t"}, customers=2000, fraud={"rate": 0.0}), *day, 3000)
+    full = replay(make_spec(topics={"transactions": "t", "userEvents": "u"}, customers=2000), *day, 40_000)
+    assert len(only.events["transactions"]) == pytest.approx(3000, rel=0.08)
+
+    def profile(txs: list[dict[str, object]]) -> tuple[float, float]:
+        units = [sum(int(i["quantity"]) for i in t["items"]) for t in txs]  # type: ignore[attr-defined,index]
+        amounts = [float(t["total_amount"]) for t in txs]  # type: ignore[arg-type]
+        return float(np.mean(units)), float(np.median(amounts))
+
+    units_only, median_only = profile(only.events["transactions"])
+    units_full, median_full = profile(full.events["transactions"])
+    assert units_only == pytest.approx(units_full, rel=0.1)
+    assert median_only == pytest.approx(median_full, rel=0.2)
