@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -249,3 +252,45 @@ def test_broker_command_serves_until_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.slow
+def test_the_container_entrypoint_serves_metrics_and_exits_0_on_sigterm_after_flushing(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    file = tmp_path / "platform.yaml"
+    topics = write_platform(file, {"customers": 100, "products": 20, "rate": 200})
+    assert main(["topics", "apply", "-f", str(file), "--bootstrap-servers", broker.bootstrap_servers]) == 0
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecap.cli", "produce", "-f", str(file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            "ECAP_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "ECAP_METRICS_PORT": str(port),
+        },
+    )
+    try:
+        wanted = f'ecap_producer_delivered_total{{topic="{topics["user-events"]}"}}'
+        deadline = time.monotonic() + 60
+        metrics = ""
+        while wanted not in metrics and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.3)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:  # noqa: S310
+                    metrics = response.read().decode()
+            except OSError:
+                continue
+        assert wanted in metrics, proc.stderr.read() if proc.poll() is not None and proc.stderr else metrics
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "SIGTERM received" in err
+    assert " 0 failed, 0 unaccounted" in out
