@@ -75,6 +75,8 @@ def _progress(report: ProduceReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ecap.generator import GeneratorError  # late: numpy and Faker, not needed by `ecap --help`
+
     try:
         resources = load_resources(args.file)
         port = None if args.no_metrics else resolve_metrics_port(resources, args.metrics_port)
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             metrics_port=port,
             flush_timeout_s=args.flush_timeout,
         )
-    except (ResourceError, ProducerError) as err:
+    except (ResourceError, ProducerError, GeneratorError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KafkaSetupError as err:
