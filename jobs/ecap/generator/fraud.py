@@ -195,11 +195,20 @@ def card_testing(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> lis
     for ts, product in zip(times.tolist(), cheap.tolist(), strict=True):
         price = ctx.catalog.price_at(product, ts)
         target = int(ctx.rng.integers(*CARD_TEST_TOTAL_CENTS))
-        order = _order(ctx, customer, ts, [(product, price, 1)], incident.fraud_type, payment="credit_card")
         # The pre-tax amount that lands the total on the tiny target: a near-total "discount".
-        taxable = max(1, target * 10_000 // (10_000 + int(TAX_BASIS_POINTS[order.city])))
-        order.discount_cents = max(0, price - taxable)
-        orders.append(order)
+        rate = int(TAX_BASIS_POINTS[int(ctx.population.city[customer])])
+        taxable = max(1, target * 10_000 // (10_000 + rate))
+        orders.append(
+            _order(
+                ctx,
+                customer,
+                ts,
+                [(product, price, 1)],
+                incident.fraud_type,
+                payment="credit_card",
+                discount_cents=max(0, price - taxable),
+            )
+        )
     return orders
 
 

@@ -30,7 +30,15 @@ from .encode import rfc3339_ms, rfc3339_ms_without_z, rfc3339_one, uuids
 from .errors import GeneratorError
 from .fraud import BUILDERS, FraudContext, FraudPlanner
 from .geography import CITIES, distance_matrix_km, utc_offsets_ms
-from .orders import Order, OrderHistory, draw_payment, draw_quantity, normal_discount, transaction_json
+from .orders import (
+    Order,
+    OrderHistory,
+    discount_percents,
+    draw_payments,
+    draw_quantities,
+    normal_discount,
+    transaction_json,
+)
 from .population import SEGMENT_WEIGHTS, SEGMENTS, Population, build_population, channel_table
 
 TRANSACTIONS: Final = "transactions"
@@ -217,8 +225,7 @@ class ShopGenerator:
         # Simulating costs ~1 us per event: bound the warm-up to a few hundred thousand events.
         span = int(min(WARM_UP_MS, max(60_000.0, WARM_UP_EVENTS / max(events_per_ms, 1e-9))))
         orders = self._sessions(t0 - span, t0, session_rate, emit_from=t0)
-        for order in orders:
-            self.history.record(order)
+        self.history.record_many(orders)
         self._emit_orders(orders)
 
     def events(self, start: datetime, end: datetime, events_per_day: int) -> dict[str, list[dict[str, Any]]]:
@@ -256,8 +263,7 @@ class ShopGenerator:
         self.catalog.forget_before(t0)
         if self._sessions_needed:
             orders = self._sessions(t0, t1, session_rate)
-            for order in orders:
-                self.history.record(order)
+            self.history.record_many(orders)
             self._planner.earn(len(orders))
             fraud = self._inject_fraud(t0, t1)
             self._emit_orders(orders + fraud)
@@ -529,12 +535,15 @@ class ShopGenerator:
             focus[buying],
             _item_targets(rng, pop.price_level_cents[customer[buying]]),
         ).tolist()
-        quantity_u = rng.random(ev_type.size).tolist()
+        quantities = draw_quantities(rng, ev_type.size)
         order_offsets = rng.integers(*CHECKOUT_TO_ORDER_MS, size=checkout_idx.size).tolist()
-        payment_u = rng.random(checkout_idx.size).tolist()
+        payments = draw_payments(rng, checkout_idx.size)
+        percents = discount_percents(rng, checkout_idx.size)
         types, products = ev_type.tolist(), ev_product.tolist()
-        levels = pop.price_level_cents * MAX_BASKET_FACTOR
+        levels = (pop.price_level_cents * MAX_BASKET_FACTOR).tolist()
         sess_list, ts_list = ev_session.tolist(), ev_ts.tolist()
+        customers, cities = customer.tolist(), city.tolist()
+        segments, channels = segment.tolist(), [self._channels[c] for c in channel.tolist()]
         add, remove, view = (
             sessions.T["add_to_cart"],
             sessions.T["remove_from_cart"],
@@ -542,18 +551,23 @@ class ShopGenerator:
         )
         orders = []
         scan_from = 0
+        previous_session = -1
         for k, i in enumerate(checkout_idx.tolist()):
             s = sess_list[i]
             # Scan the session from its start, or from just after its previous checkout.
-            begin = i
-            while begin > 0 and sess_list[begin - 1] == s and begin > scan_from:
-                begin -= 1
+            if s != previous_session:
+                begin = i
+                while begin > 0 and sess_list[begin - 1] == s:
+                    begin -= 1
+            else:
+                begin = scan_from
+            previous_session = s
             cart: dict[int, int] = {}
             viewed = -1
             for e in range(begin, i):
                 t, p = types[e], products[e]
                 if t == add and (p in cart or len(cart) < MAX_CART_PRODUCTS):
-                    cart[p] = min(cart.get(p, 0) + draw_quantity(quantity_u[e]), MAX_CART_UNITS)
+                    cart[p] = min(cart.get(p, 0) + quantities[e], MAX_CART_UNITS)
                 elif t == remove:
                     cart.pop(p, None)
                 elif t == view:
@@ -564,7 +578,7 @@ class ShopGenerator:
                 cart.popitem()
             scan_from = i + 1
             ts = ts_list[i] + order_offsets[k]
-            c = int(customer[s])
+            c = customers[s]
             items = _capped([(p, cat.price_at(p, ts), q) for p, q in cart.items()], levels[c])
             subtotal = sum(price * q for _, price, q in items)
             orders.append(
@@ -572,13 +586,13 @@ class ShopGenerator:
                     ts_ms=ts,
                     customer=c,
                     session_id=session_ids[s],
-                    city=int(city[s]),
+                    city=cities[s],
                     device_json=pop.device_json[c],
-                    channel=self._channels[int(channel[s])],
-                    segment=int(segment[s]),
+                    channel=channels[s],
+                    segment=segments[s],
                     items=items,
-                    discount_cents=normal_discount(rng, subtotal),
-                    payment=draw_payment(payment_u[k]),
+                    discount_cents=normal_discount(subtotal, percents[k]),
+                    payment=payments[k],
                 )
             )
         return orders

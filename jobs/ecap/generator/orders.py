@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final
 
 import numpy as np
@@ -21,6 +23,7 @@ PAYMENT_CUMULATIVE: Final = np.cumsum(np.asarray(list(schemas.PAYMENT_METHODS.va
 TAX_BASIS_POINTS: Final = np.asarray(
     [round(TAX_RATES.get(c.country, DEFAULT_TAX_RATE) * 10_000) for c in CITIES], dtype=np.int64
 )
+TAX_BASIS_POINTS_LIST: Final[list[int]] = TAX_BASIS_POINTS.tolist()
 QUANTITY_CUMULATIVE: Final = np.cumsum([0.85, 0.12, 0.03])  # quantity 1, 2, 3 per add to cart
 DISCOUNT_MIN_SUBTOTAL_CENTS: Final = 2_000
 DISCOUNT_SHARE: Final = 0.25
@@ -46,16 +49,17 @@ class Order:
     session_events: list[tuple[int, int, int]] = field(default_factory=list)
     """(event type index, product index or -1, epoch ms) of a synthetic session, in order."""
 
-    @property
+    # Computed once: items, discount and city are settled when an order is created.
+    @cached_property
     def subtotal_cents(self) -> int:
         return sum(price * qty for _, price, qty in self.items)
 
-    @property
+    @cached_property
     def tax_cents(self) -> int:
         taxable = self.subtotal_cents - self.discount_cents
-        return (taxable * int(TAX_BASIS_POINTS[self.city]) + 5_000) // 10_000
+        return (taxable * TAX_BASIS_POINTS_LIST[self.city] + 5_000) // 10_000
 
-    @property
+    @cached_property
     def total_cents(self) -> int:
         return self.subtotal_cents - self.discount_cents + self.tax_cents
 
@@ -76,6 +80,14 @@ class OrderHistory:
             last_ts_ms=np.full(n_customers, -1, dtype=np.int64),
         )
 
+    def record_many(self, orders: list[Order]) -> None:
+        if not orders:
+            return
+        customers = np.asarray([o.customer for o in orders], dtype=np.int64)
+        np.add.at(self.count, customers, 1)
+        np.add.at(self.spend_cents, customers, np.asarray([o.total_cents for o in orders], dtype=np.int64))
+        np.maximum.at(self.last_ts_ms, customers, np.asarray([o.ts_ms for o in orders], dtype=np.int64))
+
     def record(self, order: Order) -> None:
         self.count[order.customer] += 1
         self.spend_cents[order.customer] += order.total_cents
@@ -86,22 +98,33 @@ class OrderHistory:
         return float(self.spend_cents[customer]) / count if count else 0.0
 
 
+_PAYMENT_CUTS: Final[list[float]] = PAYMENT_CUMULATIVE[:-1].tolist()
+
+
 def draw_payment(u: float) -> str:
-    return PAYMENT_NAMES[
-        min(int(np.searchsorted(PAYMENT_CUMULATIVE, u, side="right")), len(PAYMENT_NAMES) - 1)
-    ]
+    return PAYMENT_NAMES[bisect.bisect_right(_PAYMENT_CUTS, u)]
 
 
-def draw_quantity(u: float) -> int:
-    return 1 + min(int(np.searchsorted(QUANTITY_CUMULATIVE, u, side="right")), 2)
+def draw_payments(rng: np.random.Generator, n: int) -> list[str]:
+    index = np.searchsorted(PAYMENT_CUMULATIVE[:-1], rng.random(n), side="right")
+    return [PAYMENT_NAMES[i] for i in index.tolist()]
 
 
-def normal_discount(rng: np.random.Generator, subtotal_cents: int) -> int:
-    """A promotion on a quarter of the larger baskets; never more than 20 %."""
-    if subtotal_cents < DISCOUNT_MIN_SUBTOTAL_CENTS or rng.random() >= DISCOUNT_SHARE:
-        return 0
-    percent = DISCOUNT_PERCENTS[int(rng.integers(0, len(DISCOUNT_PERCENTS)))]
-    return subtotal_cents * percent // 100
+def draw_quantities(rng: np.random.Generator, n: int) -> list[int]:
+    """Units per add to cart: mostly 1, sometimes 2 or 3."""
+    return (1 + np.searchsorted(QUANTITY_CUMULATIVE[:-1], rng.random(n), side="right")).tolist()  # type: ignore[no-any-return]
+
+
+def discount_percents(rng: np.random.Generator, n: int) -> list[int]:
+    """Promotion percentage offered to each of n orders (0 for most); applied by ``normal_discount``."""
+    offered = rng.random(n) < DISCOUNT_SHARE
+    percent = np.asarray(DISCOUNT_PERCENTS)[rng.integers(0, len(DISCOUNT_PERCENTS), size=n)]
+    return np.where(offered, percent, 0).tolist()  # type: ignore[no-any-return]
+
+
+def normal_discount(subtotal_cents: int, percent: int) -> int:
+    """A promotion applies to the larger baskets only; never more than 20 %."""
+    return 0 if subtotal_cents < DISCOUNT_MIN_SUBTOTAL_CENTS else subtotal_cents * percent // 100
 
 
 def transaction_json(
