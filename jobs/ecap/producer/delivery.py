@@ -517,8 +517,8 @@ class DeliveryEngine:
         ``SHUTDOWN_DEADLINE``; the account then has nothing outstanding.
         """
         self.begin_shutdown(timeout_s)
-        deadline = self._abandon_at if self._abandon_at is not None else self.clock()
-        while self.clock() < deadline and (len(self._producer) > 0 or self._retries):
+        # The deadline is re-read each turn: begin_shutdown() from another thread may bring it forward.
+        while self.clock() < (self._abandon_at or 0.0) and (len(self._producer) > 0 or self._retries):
             self.service(0.05)
         self._closing = True
         for pending in self._retries:

@@ -484,20 +484,24 @@ def run_producers(
     stopped_early = False
     try:
         while not all(j.done.is_set() for j in jobs):
-            if stop.is_set() and not internal_stop.is_set():
+            try:
+                if stop.is_set() and not internal_stop.is_set():
+                    stopped_early = True
+                    _stop_all(jobs, internal_stop, flush_timeout_s)
+                if deadline is not None and time.monotonic() >= deadline and not internal_stop.is_set():
+                    _stop_all(jobs, internal_stop, flush_timeout_s)
+                if progress_callback is not None and time.monotonic() >= next_progress:
+                    progress_callback(_report(jobs, started, stopped_early))
+                    next_progress = time.monotonic() + progress_interval_s
+                next(j for j in jobs if not j.done.is_set()).done.wait(0.05)
+            except KeyboardInterrupt:
+                # Ctrl-C (or a second stop signal): stop now, settle what is queued without waiting.
+                log.warning(
+                    "interrupted: not waiting for the flush; undelivered records are reported as failed"
+                )
                 stopped_early = True
-                _stop_all(jobs, internal_stop, flush_timeout_s)
-            if deadline is not None and time.monotonic() >= deadline and not internal_stop.is_set():
-                _stop_all(jobs, internal_stop, flush_timeout_s)
-            if progress_callback is not None and time.monotonic() >= next_progress:
-                progress_callback(_report(jobs, started, stopped_early))
-                next_progress = time.monotonic() + progress_interval_s
-            next(j for j in jobs if not j.done.is_set()).done.wait(0.05)
+                _stop_all(jobs, internal_stop, 0.0)
     finally:
-        if not all(j.done.is_set() for j in jobs):  # interrupted (KeyboardInterrupt): settle quickly
-            _stop_all(jobs, internal_stop, 0.0)
-            for thread in threads:
-                thread.join(flush_timeout_s + 10.0)
         for thread in threads:
             thread.join()
         if server is not None:
@@ -519,9 +523,15 @@ def _stop_all(jobs: Sequence[ProducerJob], internal_stop: threading.Event, flush
 
 
 def install_signal_handlers(stop_event: threading.Event) -> Callable[[], None]:
-    """SIGTERM/SIGINT set ``stop_event`` (graceful: flush with a deadline); returns a restore function."""
+    """SIGTERM/SIGINT set ``stop_event`` (graceful: flush with a deadline); returns a restore function.
+
+    A second signal raises KeyboardInterrupt in the main thread, which ``run_producers`` turns into an
+    immediate stop (nothing more is awaited; what is still queued is reported as failed).
+    """
 
     def handle(signum: int, frame: FrameType | None) -> None:
+        if stop_event.is_set():
+            raise KeyboardInterrupt
         log.info("%s received: stopping generation and flushing", signal.Signals(signum).name)
         stop_event.set()
 

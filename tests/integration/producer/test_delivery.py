@@ -233,3 +233,36 @@ def new_topic_exact(broker: EmbeddedBroker, name: str, partitions: int = 1) -> s
     admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result(15)
     return name
+
+
+def test_an_interrupt_during_the_flush_stops_at_once_and_still_accounts_for_everything(
+    dedicated_broker: EmbeddedBroker,
+) -> None:
+    topic = new_topic_exact(dedicated_broker, "tx-interrupt", partitions=1)
+    resources = producer_resources({"transactions": topic}, rate=3000)
+    stop = threading.Event()
+    state: dict[str, bool] = {}
+
+    def progress(report: ProduceReport) -> None:
+        if report.delivered >= 200 and "killed" not in state:
+            assert dedicated_broker.process is not None
+            dedicated_broker.process.kill()
+            state["killed"] = True
+            stop.set()  # first signal: graceful, would flush for up to 60 s against a dead broker
+        elif "killed" in state and "interrupted" not in state:
+            state["interrupted"] = True
+            raise KeyboardInterrupt  # second signal: do not wait
+
+    report = run_producers(
+        resources,
+        dedicated_broker.bootstrap_servers,
+        stop_event=stop,
+        progress_callback=progress,
+        progress_interval_s=0.1,
+        flush_timeout_s=60.0,
+        source_factory=numbered_source(per_batch=50),
+    )
+
+    assert report.stopped_early and report.finished and report.unaccounted == 0
+    assert report.topics[topic].failed.get(SHUTDOWN_REASON, 0) > 0
+    assert report.elapsed_s < 30  # the 60 s flush deadline was not awaited
