@@ -296,6 +296,8 @@ class DeliveryEngine:
                 produce = self._producer.produce  # the wait may have replaced the producer
             except KafkaException as err:
                 self._settle_local_error(topic, key, value, ts, err.args[0], attempt=0)
+                if self._fatal is not None:
+                    self._rebuild()  # the rest of the batch goes to a working producer
                 produce = self._producer.produce
         self._safe_poll(self._producer, 0)
         if self._fatal is not None:
