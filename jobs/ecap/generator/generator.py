@@ -798,6 +798,8 @@ def _item_targets(rng: np.random.Generator, levels: npt.NDArray[np.float64]) -> 
 
 def _capped(items: list[tuple[int, int, int]], max_subtotal: float) -> list[tuple[int, int, int]]:
     """Trim units, then products, until the basket fits the customer's usual budget (one unit stays)."""
+    if sum(price * q for _, price, q in items) <= max_subtotal:
+        return items
     items = list(items)
     while sum(price * q for _, price, q in items) > max_subtotal:
         product, price, quantity = items[-1]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Final
 
 import numpy as np
@@ -49,19 +48,17 @@ class Order:
     session_events: list[tuple[int, int, int]] = field(default_factory=list)
     """(event type index, product index or -1, epoch ms) of a synthetic session, in order."""
 
-    # Computed once: items, discount and city are settled when an order is created.
-    @cached_property
-    def subtotal_cents(self) -> int:
-        return sum(price * qty for _, price, qty in self.items)
+    subtotal_cents: int = field(init=False)
+    tax_cents: int = field(init=False)
+    """Tax on (subtotal - discount) at the city's rate, rounded half up to the cent."""
+    total_cents: int = field(init=False)
 
-    @cached_property
-    def tax_cents(self) -> int:
+    def __post_init__(self) -> None:
+        # Items, discount and city are settled when an order is created: compute the money once.
+        self.subtotal_cents = sum(price * qty for _, price, qty in self.items)
         taxable = self.subtotal_cents - self.discount_cents
-        return (taxable * TAX_BASIS_POINTS_LIST[self.city] + 5_000) // 10_000
-
-    @cached_property
-    def total_cents(self) -> int:
-        return self.subtotal_cents - self.discount_cents + self.tax_cents
+        self.tax_cents = (taxable * TAX_BASIS_POINTS_LIST[self.city] + 5_000) // 10_000
+        self.total_cents = taxable + self.tax_cents
 
 
 @dataclass
