@@ -107,12 +107,6 @@ def run(args: argparse.Namespace) -> int:
     except KafkaSetupError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except OSError as err:
-        print(
-            f"error: cannot serve metrics on port {port}: {err} (use --metrics-port or --no-metrics)",
-            file=sys.stderr,
-        )
-        return 1
     finally:
         restore()
     print(report.summary())

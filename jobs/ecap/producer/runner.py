@@ -24,6 +24,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
     AdminClient,
     ConfigResource,
 )
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from ecap import schemas
@@ -460,7 +461,7 @@ def run_producers(
     server: HealthServer | None = None
     if metrics_port is not None:
         first = jobs[0]
-        server = HealthServer(
+        server = _health_server(
             metrics_port,
             new_registry([collector]),
             alive=lambda: not any(j.error is not None for j in jobs),
@@ -513,6 +514,18 @@ def run_producers(
     if progress_callback is not None:
         progress_callback(report)
     return report
+
+
+def _health_server(
+    port: int, registry: CollectorRegistry, alive: Callable[[], bool], readiness: ReadinessProbe
+) -> HealthServer:
+    try:
+        return HealthServer(port, registry, alive=alive, readiness=readiness)
+    except OSError as err:
+        raise ProducerError(
+            f"cannot serve metrics on port {port}: {err.strerror or err}; pick another with --metrics-port "
+            "(0 = any free port) or turn metrics off with --no-metrics"
+        ) from None
 
 
 def _stop_all(jobs: Sequence[ProducerJob], internal_stop: threading.Event, flush_timeout_s: float) -> None:
