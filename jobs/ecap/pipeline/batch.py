@@ -172,10 +172,18 @@ def _as_spark(spark: SparkSession, rows: pa.Table | None, schema: pa.Schema) -> 
 
 
 def _matching(existing: pa.Table | None, keys: pa.Table) -> pa.Table | None:
-    """The rows of ``existing`` whose key columns appear in ``keys`` (a semi-join in Arrow)."""
+    """The rows of ``existing`` that may share a key with ``keys``: same value in every key column.
+
+    A superset of the exact key match (Arrow joins refuse nested non-key columns); the KPI merge
+    ignores rows without a partial.
+    """
     if existing is None or existing.num_rows == 0 or keys.num_rows == 0:
         return None
-    return existing.join(keys, keys=keys.column_names, join_type="left semi")
+    mask = None
+    for name in keys.column_names:
+        hit = pc.is_in(existing[name], value_set=pc.unique(keys[name].combine_chunks()))
+        mask = hit if mask is None else pc.and_(mask, hit)
+    return existing.filter(mask)
 
 
 def _kpis(ctx: BatchContext, spark: SparkSession, tx: DataFrame | None, ue: DataFrame | None, batch_id: int) -> int:

@@ -9,8 +9,9 @@ consumer fetches the last record of each partition), not from ListOffsets: the e
 under-reports ListOffsets(LATEST), and the fetch value is right on real Kafka as well.
 
 Options: ``topics`` (comma separated), ``bootstrap`` (host:port list), ``startingOffsets``
-(``earliest`` | ``latest``), ``max_rows`` (rows per micro-batch) and any ``kafka.<librdkafka key>``
-(security settings, passed to every client).
+(``earliest`` | ``latest``), ``max_rows`` (rows per micro-batch), ``priority_topics`` (read to
+their end first when a batch is limited) and any ``kafka.<librdkafka key>`` (security settings,
+passed to every client).
 """
 
 from __future__ import annotations
@@ -74,20 +75,29 @@ def parse_topics(options: Mapping[str, str]) -> list[str]:
     return topics
 
 
-def plan_limit(start: Offsets, end: Offsets, max_rows: int) -> Offsets:
-    """Cut the range [start, end) to at most ``max_rows`` records, shared in proportion to each backlog.
+def plan_limit(start: Offsets, end: Offsets, max_rows: int, priority: Sequence[str] = ()) -> Offsets:
+    """Cut the range [start, end) to at most ``max_rows`` records.
 
-    Every partition with a backlog advances by at least one record so that no partition starves.
+    ``priority`` topics (the product catalogue, which other streams are checked against) take their
+    whole backlog first; the rest is shared in proportion to each partition's backlog, and every
+    partition with a backlog advances by at least one record so that none starves.
     """
     lags = {
         (t, p): max(0, e - start.get(t, {}).get(p, 0)) for t, parts in end.items() for p, e in parts.items()
     }
-    total = sum(lags.values())
-    if total <= max_rows:
+    if sum(lags.values()) <= max_rows:
         return {t: dict(parts) for t, parts in end.items()}
     out: Offsets = {t: dict(parts) for t, parts in start.items()}
+    budget = max_rows
     for (t, p), lag in lags.items():
-        take = min(lag, max(1, lag * max_rows // total)) if lag else 0
+        if t in priority and lag:
+            take = min(lag, max(1, budget))
+            budget = max(0, budget - take)
+            out.setdefault(t, {})[p] = start.get(t, {}).get(p, 0) + take
+    rest = {key: lag for key, lag in lags.items() if key[0] not in priority}
+    total = sum(rest.values())
+    for (t, p), lag in rest.items():
+        take = min(lag, max(1, lag * budget // total)) if lag and total else 0
         out.setdefault(t, {})[p] = start.get(t, {}).get(p, 0) + take
     return out
 
@@ -267,6 +277,7 @@ class KafkaStreamReader(DataSourceStreamReader):  # type: ignore[misc]
         if self._starting not in ("earliest", "latest"):
             raise PipelineConfigError(f"startingOffsets must be earliest or latest, got {self._starting!r}")
         self._max_rows = int(options.get("max_rows") or 0)
+        self._priority = [t.strip() for t in (options.get("priority_topics") or "").split(",") if t.strip()]
         self._probe: EndOffsetProbe | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -293,7 +304,7 @@ class KafkaStreamReader(DataSourceStreamReader):  # type: ignore[misc]
         # A partition that appeared since the start is read from its beginning.
         merged: Offsets = {t: {p: max(e, start.get(t, {}).get(p, 0)) for p, e in parts.items()} for t, parts in ends.items()}
         if isinstance(limit, ReadMaxRows):
-            return plan_limit(start, merged, limit.max_rows)
+            return plan_limit(start, merged, limit.max_rows, self._priority)
         return merged
 
     def reportLatestOffset(self) -> Offsets | None:  # noqa: N802 - Spark's name

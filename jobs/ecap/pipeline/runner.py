@@ -119,6 +119,7 @@ def source_options(plan: PipelinePlan) -> dict[str, str]:
         "bootstrap": plan.kafka_config["bootstrap.servers"],
         "startingOffsets": plan.spec.starting_offsets,
         "max_rows": str(plan.spec.max_records_per_batch),
+        "priority_topics": ",".join(t for t, s in plan.topic_streams.items() if s == "product-updates"),
     }
     options |= {f"kafka.{k}": v for k, v in plan.kafka_config.items() if k != "bootstrap.servers"}
     return options
@@ -304,4 +305,3 @@ def run_pipeline(
         report.duration_seconds = time.monotonic() - started
     log.info("pipeline %s stopped (%s) after %d batches", report.pipeline, report.stopped_because, report.batches)
     return report
-
