@@ -31,14 +31,15 @@ def clv_summary(transactions: DataFrame, as_of: dt.date, time_unit_days: int) ->
     days = (
         orders_until(transactions, as_of)
         .groupBy("customer_id", "order_date")
-        .agg(F.sum("total_amount").alias("day_spend"))
+        # Whole cents in 64-bit integers: exact, and much faster than Spark's widened decimal sums.
+        .agg(F.sum((F.col("total_amount") * F.lit(100)).cast("long")).alias("day_cents"))
     )
     per_customer = days.groupBy("customer_id").agg(
         F.count(F.lit(1)).alias("purchase_days"),
         F.min("order_date").alias("first_day"),
         F.max("order_date").alias("last_day"),
-        F.sum("day_spend").alias("total_spend"),
-        F.min_by("day_spend", "order_date").alias("first_day_spend"),
+        F.sum("day_cents").alias("total_cents"),
+        F.min_by("day_cents", "order_date").alias("first_day_cents"),
     )
     repeat_days = F.col("purchase_days") - 1
     return per_customer.select(
@@ -48,7 +49,7 @@ def clv_summary(transactions: DataFrame, as_of: dt.date, time_unit_days: int) ->
         (F.date_diff(F.lit(as_of), "first_day") / F.lit(unit)).cast("double").alias("T"),
         F.when(
             repeat_days > 0,
-            ((F.col("total_spend") - F.col("first_day_spend")) / repeat_days).cast("double"),
+            (F.col("total_cents") - F.col("first_day_cents")).cast("double") / F.lit(100.0) / repeat_days,
         )
         .otherwise(F.lit(0.0))
         .alias("monetary_value"),

@@ -1,10 +1,12 @@
-"""``ecap segment run`` end to end: a real transactions Delta table in, customer_segments + report + CR status out."""
+"""``ecap segment run`` end to end: a real transactions table in; segments, report and CR status out."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
@@ -50,9 +52,32 @@ def shop_lake(lake: Path) -> Path:
     return lake
 
 
+@pytest.fixture
+def cr(
+    kube: KubeClient,
+    kube_namespace: str,
+    segmentation_crd: str,
+    kubeconfig_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[], dict[str, Any]]:
+    """A SegmentationRun CR in the API emulator, named by the job's environment; returns its getter."""
+    body = {"apiVersion": API, "kind": "SegmentationRun", "metadata": {"name": "nightly-rfm-clv"}, "spec": {}}
+    kube.create(API, segmentation_crd, body, kube_namespace)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig_path))
+    monkeypatch.setenv("ECAP_RESOURCE_KIND", "SegmentationRun")
+    monkeypatch.setenv("ECAP_RESOURCE_NAMESPACE", kube_namespace)
+    monkeypatch.setenv("ECAP_RESOURCE_NAME", "nightly-rfm-clv")
+    return lambda: kube.get(API, segmentation_crd, "nightly-rfm-clv", kube_namespace)
+
+
 @pytest.mark.slow
-def test_segment_run_writes_table_report_and_json(
-    spark: SparkSession, shop_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_segment_run_writes_table_report_json_and_cr_status(
+    spark: SparkSession,
+    shop_lake: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    cr: Callable[[], dict[str, Any]],
 ) -> None:
     resources = _resources(tmp_path / "run.yaml", Path("/nonexistent"))  # --lake overrides spec.lake
     argv = ["segment", "run", "-f", str(resources), "--lake", str(shop_lake), "--as-of", AS_OF, "--json"]
@@ -65,7 +90,9 @@ def test_segment_run_writes_table_report_and_json(
     assert result["meanClv"] > 0 and result["clvError"] is None
     shares = result["summary"]
     assert sum(s["share"] for s in shares) == pytest.approx(1.0)
-    assert sum(s["revenueShare"] if "revenueShare" in s else s["revenue_share"] for s in shares) == pytest.approx(1.0)
+    assert sum(
+        s["revenueShare"] if "revenueShare" in s else s["revenue_share"] for s in shares
+    ) == pytest.approx(1.0)
 
     table = DeltaTable(str(shop_lake / "customer_segments"))
     assert table.metadata().partition_columns == ["as_of"]
@@ -87,6 +114,12 @@ def test_segment_run_writes_table_report_and_json(
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
         assert f'src="{image}"' in page
     assert "Champions" in page or "Loyal Customers" in page
+
+    status = cr()["status"]
+    assert status["phase"] == "Succeeded" and status["customers"] == 400
+    assert status["runId"] == "nightly-rfm-clv-20261101" and status["segments"] == result["segments"]
+    assert status["meanClv"] == result["meanClv"] and status["report"] == result["report"]
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
 
 
 @pytest.mark.slow
@@ -114,40 +147,21 @@ def test_rerun_replaces_its_rows_and_another_date_adds_a_partition(
     assert all(late[c] == early[c] + 14 for c in early)
 
 
-@pytest.mark.slow
-def test_run_reports_success_and_failure_to_the_cr(
-    spark: SparkSession,
-    shop_lake: Path,
-    tmp_path: Path,
-    kube: KubeClient,
-    kube_namespace: str,
-    segmentation_crd: str,
-    kubeconfig_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+def test_failed_run_exits_non_zero_and_marks_the_cr_failed(
+    spark: SparkSession, tmp_path: Path, cr: Callable[[], dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    body = {"apiVersion": API, "kind": "SegmentationRun", "metadata": {"name": "nightly-rfm-clv"}, "spec": {}}
-    kube.create(API, segmentation_crd, body, kube_namespace)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig_path))
-    monkeypatch.setenv("ECAP_RESOURCE_KIND", "SegmentationRun")
-    monkeypatch.setenv("ECAP_RESOURCE_NAMESPACE", kube_namespace)
-    monkeypatch.setenv("ECAP_RESOURCE_NAME", "nightly-rfm-clv")
-    resources = _resources(tmp_path / "run.yaml", shop_lake)
-    assert main(["segment", "run", "-f", str(resources), "--as-of", AS_OF, "--no-report"]) == 0
-    status = kube.get(API, segmentation_crd, "nightly-rfm-clv", kube_namespace)["status"]
-    assert status["phase"] == "Succeeded" and status["customers"] == 400
-    assert status["runId"] == "nightly-rfm-clv-20261101" and sum(status["segments"].values()) == 400
-    assert any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
-
-    empty_lake = _resources(tmp_path / "empty.yaml", tmp_path / "no-lake")
-    assert main(["segment", "run", "-f", str(empty_lake), "--as-of", AS_OF]) == 1
-    status = kube.get(API, segmentation_crd, "nightly-rfm-clv", kube_namespace)["status"]
+    resources = _resources(tmp_path / "run.yaml", tmp_path / "no-lake")
+    assert main(["segment", "run", "-f", str(resources), "--as-of", AS_OF]) == 1
+    assert "no transactions table" in capsys.readouterr().err
+    status = cr()["status"]
     assert status["phase"] == "Failed"
     (ready,) = status["conditions"]
     assert ready["status"] == "False" and "no transactions table" in ready["message"]
 
 
-def test_no_orders_before_the_as_of_date_is_a_clear_error(spark: SparkSession, shop_lake: Path, tmp_path: Path) -> None:
+def test_no_orders_before_the_as_of_date_is_a_clear_error(
+    spark: SparkSession, shop_lake: Path, tmp_path: Path
+) -> None:
     (resource,) = load_resources(_resources(tmp_path / "run.yaml", shop_lake))
     with pytest.raises(Exception, match="no orders on or before 2020-01-01"):
         run_segmentation(spark, resource, as_of="2020-01-01", write_report=False)

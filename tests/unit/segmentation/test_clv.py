@@ -67,8 +67,13 @@ def test_gamma_gamma_likelihood_by_hand() -> None:
     one = math.gamma(p + q) / (math.gamma(p) * math.gamma(q)) * v**q * 10 ** (p - 1) / (v + 10) ** (p + q)
     # x = 3, m = 20: G(3p+q)/(G(3p) G(q)) v^q m^(3p-1) 3^(3p) / (v + 3m)^(3p+q).
     px = 3 * p
-    three = math.gamma(px + q) / (math.gamma(px) * math.gamma(q)) * v**q * 20 ** (px - 1) * 3**px / (v + 60) ** (
-        px + q
+    three = (
+        math.gamma(px + q)
+        / (math.gamma(px) * math.gamma(q))
+        * v**q
+        * 20 ** (px - 1)
+        * 3**px
+        / (v + 60) ** (px + q)
     )
     ll = clv.gamma_gamma_log_likelihood(G, arr(1, 3), arr(10, 20))
     assert np.exp(ll) == pytest.approx([one, three], rel=1e-10)
@@ -89,7 +94,9 @@ def test_conditional_expectation_matches_the_direct_hypergeometric_form(params: 
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     for x, t_x, T, t in [(0, 0, 10, 5), (1, 3, 10, 20), (4, 9, 12, 52), (12, 30, 31, 10)]:
         z = t / (alpha + T + t)
-        bracket = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+        bracket = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * special.hyp2f1(
+            r + x, b + x, a + b + x - 1, z
+        )
         odds = a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x) if x > 0 else 0.0
         direct = (a + b + x - 1) / (a - 1) * bracket / (1 + odds)
         got = clv.conditional_expected_purchases(params, t, arr(x), arr(t_x), arr(T))
@@ -153,7 +160,9 @@ def test_weights_give_the_same_fit_as_repeated_rows() -> None:
     T = np.round(rng.uniform(5, 30, 3000))  # noqa: N806
     x, t_x = clv.simulate_bgnbd(P, T, rng)
     t_x = np.round(t_x)
-    triples, inverse, counts = np.unique(np.stack([x, t_x, T], 1), axis=0, return_inverse=True, return_counts=True)
+    triples, inverse, counts = np.unique(
+        np.stack([x, t_x, T], 1), axis=0, return_inverse=True, return_counts=True
+    )
     full = clv.fit_bgnbd(x, t_x, T)
     compact = clv.fit_bgnbd(triples[:, 0], triples[:, 1], triples[:, 2], weights=counts.astype(float))
     assert len(triples) < len(x) / 2

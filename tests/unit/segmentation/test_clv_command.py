@@ -15,7 +15,10 @@ from .test_clv import cdnow_file
 
 
 def test_fit_prints_parameters_and_fit_quality_for_cdnow(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["clv", "fit", "--summary", str(cdnow_file("cdnow_customers_summary_with_transactions.csv"))]) == 0
+    assert (
+        main(["clv", "fit", "--summary", str(cdnow_file("cdnow_customers_summary_with_transactions.csv"))])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "r=0.2426 alpha=4.4135 a=0.7929 b=2.4259" in out
     assert "p=6.2488 q=3.7446 v=15.4475" in out
@@ -47,7 +50,9 @@ def _purchase_times(params: clv.BgNbdParams, horizon: float, rng: np.random.Gene
             return times
 
 
-def test_holdout_columns_are_checked_against_predictions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_holdout_columns_are_checked_against_predictions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     true = clv.BgNbdParams(r=0.3, alpha=3.0, a=0.9, b=3.0)
     rng = np.random.default_rng(5)
     rows = ["frequency_cal,recency_cal,T_cal,frequency_holdout,duration_holdout"]
@@ -55,7 +60,9 @@ def test_holdout_columns_are_checked_against_predictions(tmp_path: Path, capsys:
         calibration = rng.uniform(20, 40)
         times = _purchase_times(true, calibration + 20, rng)
         before = [t for t in times if t <= calibration]
-        rows.append(f"{len(before)},{max(before, default=0):.4f},{calibration:.4f},{len(times) - len(before)},20")
+        rows.append(
+            f"{len(before)},{max(before, default=0):.4f},{calibration:.4f},{len(times) - len(before)},20"
+        )
     path = tmp_path / "cal.csv"
     path.write_text("\n".join(rows))
     assert main(["clv", "fit", "--summary", str(path), "--json"]) == 0

@@ -28,7 +28,10 @@ ROWS = [
 
 def test_summary_follows_the_repeat_purchase_day_convention(spark: SparkSession) -> None:
     summary = clv_summary(spark.createDataFrame(orders(ROWS)), dt.date(2026, 6, 30), time_unit_days=7)
-    got = {r["customer_id"]: (r["frequency"], r["recency"], r["T"], r["monetary_value"]) for r in summary.collect()}
+    got = {
+        r["customer_id"]: (r["frequency"], r["recency"], r["T"], r["monetary_value"])
+        for r in summary.collect()
+    }
     assert got == {
         # 2 repeat days; last - first = 21 days = 3 weeks; as-of - first = 28 days = 4 weeks; (20 + 30) / 2.
         "P": (2.0, 3.0, 4.0, 25.0),

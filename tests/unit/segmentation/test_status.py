@@ -27,7 +27,10 @@ def _result() -> SegmentationResult:
         output_path="/lake/customer_segments",
         customers=3,
         segments={"Champions": 1, "Lost": 2},
-        summary=[SegmentSummary("Champions", 1, 1 / 3, 0.9, 120.0), SegmentSummary("Lost", 2, 2 / 3, 0.1, 1.5)],
+        summary=[
+            SegmentSummary("Champions", 1, 1 / 3, 0.9, 120.0),
+            SegmentSummary("Lost", 2, 2 / 3, 0.1, 1.5),
+        ],
         mean_clv=41.0,
         completed_at=dt.datetime(2026, 11, 30, 4, 0, 5, tzinfo=dt.UTC),
         report_path="/lake/reports/nightly-20261130/index.html",
