@@ -69,6 +69,63 @@ def object_path(ref: ObjectRef) -> str:
     return f"{collection_path(ref.api_version, ref.kind, ref.namespace)}/{ref.name}"
 
 
+def load_configuration() -> client.Configuration:
+    """In a pod: the service account; elsewhere: $KUBECONFIG (read now, not at import) or ~/.kube/config.
+
+    A kubeconfig whose server is plain ``http://127.0.0.1:PORT`` with an empty user works (no auth).
+    """
+    configuration = client.Configuration()
+    try:
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        else:
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
+            )
+    except config.ConfigException as err:
+        raise KubeConfigError(
+            f"no Kubernetes connection ({str(err).rstrip('.')}): "
+            "set KUBECONFIG (or ~/.kube/config), or run in a pod"
+        ) from None
+    return configuration
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What kopf's own HTTP client needs, taken from the same configuration our client uses."""
+
+    server: str
+    ca_path: str | None
+    insecure: bool
+    username: str | None
+    password: str | None
+    scheme: str | None
+    token: str | None
+    certificate_path: str | None
+    private_key_path: str | None
+
+
+def credentials(configuration: client.Configuration) -> Credentials:
+    header = configuration.get_api_key_with_prefix("BearerToken") or configuration.get_api_key_with_prefix(
+        "authorization"
+    )
+    parts = str(header).split(" ", 1) if header else []
+    scheme, token = (
+        (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+    )
+    return Credentials(
+        server=str(configuration.host),
+        ca_path=configuration.ssl_ca_cert or None,
+        insecure=not configuration.verify_ssl,
+        username=configuration.username or None,
+        password=configuration.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=configuration.cert_file or None,
+        private_key_path=configuration.key_file or None,
+    )
+
+
 class KubeApi:
     """Synchronous calls (kopf runs sync handlers in its thread pool)."""
 
@@ -77,18 +134,7 @@ class KubeApi:
 
     @classmethod
     def from_environment(cls) -> KubeApi:
-        """In a pod: the service account; elsewhere: $KUBECONFIG or ~/.kube/config (plain http works too)."""
-        try:
-            if os.environ.get("KUBERNETES_SERVICE_HOST"):
-                config.load_incluster_config()  # type: ignore[no-untyped-call]
-            else:
-                config.load_kube_config()  # type: ignore[no-untyped-call]
-        except config.ConfigException as err:
-            raise KubeConfigError(
-                f"no Kubernetes connection ({str(err).rstrip('.')}): "
-                "set KUBECONFIG (or ~/.kube/config), or run in a pod"
-            ) from None
-        return cls(client.ApiClient())
+        return cls(client.ApiClient(load_configuration()))
 
     def _call(
         self,

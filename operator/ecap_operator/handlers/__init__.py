@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any, Final
 
 import kopf
@@ -26,7 +27,7 @@ from ..errors import (
     OperatorError,
     PartitionDecreaseError,
 )
-from ..kube import KubeApi
+from ..kube import KubeApi, credentials, load_configuration
 from ..metrics import OperatorMetrics
 from ..reconcile import Context, error_status
 from ..settings import OperatorSettings
@@ -105,10 +106,14 @@ def register(
     holder_settings = settings  # the startup handler's own `settings` argument is kopf's
 
     @kopf.on.login(id="ecap_login", registry=registry)
-    def ecap_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        """Log kopf in the way our API client connects: the official client's in-cluster service
-        account, else $KUBECONFIG / ~/.kube/config (a plain-http server with an empty user works)."""
-        return kopf.login_via_client(**kwargs)
+    def ecap_login(**_: Any) -> kopf.ConnectionInfo:
+        """Log kopf in exactly as our API client connects (kube.load_configuration): the in-cluster
+        service account, else $KUBECONFIG / ~/.kube/config; a plain-http server with no user works."""
+        try:
+            found = credentials(load_configuration())
+        except KubeConfigError as err:
+            raise kopf.PermanentError(str(err)) from err
+        return kopf.ConnectionInfo(**asdict(found))
 
     @kopf.on.startup(id="ecap_startup", registry=registry)
     def ecap_startup(settings: kopf.OperatorSettings, logger: kopf.Logger, **_: Any) -> None:
