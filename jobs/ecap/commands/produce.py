@@ -21,9 +21,12 @@ $ECAP_KAFKA_SECRET_DIR (files username, password, ca.crt, user.crt, user.key) or
 $ECAP_KAFKA_PASSWORD, never from the spec.
 
 Every record is accounted for: delivered + dead-lettered (<topic>.dlq) + failed = produced. SIGTERM or
-Ctrl-C stops generation and flushes for --flush-timeout seconds; what was not delivered by then is
-reported as failed. Exit codes: 0 all delivered or dead-lettered, 1 some records failed or Kafka was
-unreachable, 2 invalid resources or arguments.
+Ctrl-C stops generation and flushes for --flush-timeout seconds (a second one stops at once); what
+was not delivered by then is reported as failed. Retried records are at-least-once (duplicates are
+possible after timeouts; downstream deduplicates on event_id).
+
+Exit codes: 0 all delivered or dead-lettered, 1 some records failed or Kafka was unreachable, 2 invalid
+resources or arguments.
 """
 
 
@@ -51,7 +54,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--replay", action="store_true", help="replay spec.backfill as fast as possible (mode: replay)"
     )
     parser.add_argument(
-        "--metrics-port", type=int, help="/metrics, /healthz, /readyz (default spec.metricsPort)"
+        "--metrics-port",
+        type=int,
+        help="/metrics, /healthz, /readyz (default $ECAP_METRICS_PORT, then spec.metricsPort)",
     )
     parser.add_argument("--no-metrics", action="store_true", help="do not serve metrics (local runs)")
     parser.add_argument(
