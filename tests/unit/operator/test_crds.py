@@ -203,3 +203,19 @@ def test_crd_object_is_valid_for_the_api_server(generated: dict[str, dict[str, A
     from tests.fixtures.upstream import builtin_errors
 
     assert builtin_errors(generated[kind]) == []
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_defaults_validate_against_their_own_schema(generated: dict[str, dict[str, Any]], kind: str) -> None:
+    """The API server rejects a CRD whose defaults do not validate (structural schema rule)."""
+    import jsonschema
+
+    from tests.fixtures.upstream import to_jsonschema
+
+    root = generated[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    checked = 0
+    for path, node in walk(root):
+        if "default" in node:
+            jsonschema.validate(node["default"], to_jsonschema(node))
+            checked += 1
+    assert checked > 0, f"{kind}: no defaults found ({path})"
