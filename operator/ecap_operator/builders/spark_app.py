@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -102,14 +103,15 @@ def build_spark_spec(
         "sparkConf": dict(spark.conf),
         "restartPolicy": dict(restart_policy),
         "volumes": mounts.volumes,
+        # Separate copies: driver and executor must not share (and alias) nested objects.
         "driver": {
-            **common,
+            **copy.deepcopy(common),
             "cores": spark.driver.cores,
             "memory": spark.driver.memory,
             "serviceAccount": service_account(spark, settings),
         },
         "executor": {
-            **common,
+            **copy.deepcopy(common),
             "instances": spark.executor.instances,
             "cores": spark.executor.cores,
             "memory": spark.executor.memory,
