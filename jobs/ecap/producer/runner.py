@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import FrameType
 from typing import Final, Literal, Protocol
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported without __all__
     AdminClient,
     ConfigResource,
@@ -28,7 +29,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from ecap import schemas
-from ecap.kafka import check_reachable, client_config, resolve_bootstrap
+from ecap.kafka import KafkaSetupError, check_reachable, client_config, resolve_bootstrap
 from ecap.producer.delivery import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, DeliveryEngine, DeliverySettings
 from ecap.producer.errors import MissingTopicError, ProducerError
 from ecap.producer.metrics import HealthServer, ProducerCollector, ReadinessProbe, new_registry
@@ -213,8 +214,23 @@ class ProducerJob:
         return f"{self.resource.namespace}/{self.resource.name}"
 
 
-def _topic_limits(admin: AdminClient, topics: Sequence[str], where: str) -> dict[str, int]:
-    """Each topic's max.message.bytes; raises MissingTopicError naming the topics that do not exist."""
+@dataclass(frozen=True)
+class TopicFacts:
+    limits: dict[str, int]  # topic -> max.message.bytes
+    missing_dead_letter: list[str]  # <topic>.dlq names the broker does not have
+
+
+def _topic_facts(admin: AdminClient, topics: Sequence[str], where: str) -> TopicFacts:
+    """Each topic's max.message.bytes and the missing DLQs; MissingTopicError names absent topics."""
+    try:
+        return _read_topic_facts(admin, topics, where)
+    except KafkaException as err:
+        raise KafkaSetupError(
+            f"{where}: cannot read topic metadata from the broker: {err.args[0].str()}"
+        ) from None
+
+
+def _read_topic_facts(admin: AdminClient, topics: Sequence[str], where: str) -> TopicFacts:
     metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_S)
     missing = [t for t in topics if t not in metadata.topics or metadata.topics[t].error is not None]
     if missing:
@@ -231,12 +247,8 @@ def _topic_limits(admin: AdminClient, topics: Sequence[str], where: str) -> dict
         entry = entries.get("max.message.bytes")
         value = entry.value if entry is not None else None
         limits[resource.name] = int(value) if value else KAFKA_DEFAULT_MAX_MESSAGE_BYTES
-    return limits
-
-
-def _missing_dead_letter_topics(admin: AdminClient, topics: Sequence[str]) -> list[str]:
-    metadata = admin.list_topics(timeout=ADMIN_TIMEOUT_S)
-    return [t + schemas.DLQ_SUFFIX for t in topics if t + schemas.DLQ_SUFFIX not in metadata.topics]
+    dead_letter = [t + schemas.DLQ_SUFFIX for t in topics if t + schemas.DLQ_SUFFIX not in metadata.topics]
+    return TopicFacts(limits, dead_letter)
 
 
 def _run_job(
@@ -249,16 +261,16 @@ def _run_job(
 ) -> None:
     try:
         admin = AdminClient(dict(job.config), logger=logging.getLogger("ecap.kafka.librdkafka"))
-        limits = _topic_limits(admin, list(job.topics.values()), job.resource.ref)
+        facts = _topic_facts(admin, list(job.topics.values()), job.resource.ref)
         if job.settings.dead_letter:
-            for missing in _missing_dead_letter_topics(admin, list(job.topics.values())):
+            for missing in facts.missing_dead_letter:
                 log.warning(
                     "%s: dead-letter topic %s does not exist; records that fail for good will be counted "
                     "as failed unless the broker creates it (declare a KafkaTopic for it)",
                     job.resource.ref,
                     missing,
                 )
-        job.engine = engine = DeliveryEngine(job.config, limits, job.settings)
+        job.engine = engine = DeliveryEngine(job.config, facts.limits, job.settings)
         collector.engines.append(engine)
         try:
             _generate(job, engine, source_factory(job.resource.spec, job.plan, now), stop, now)
