@@ -38,6 +38,10 @@ AMOUNT_FACTOR_RANGE: Final = (5.0, 20.0)
 CARD_TEST_TOTAL_CENTS: Final = (50, 299)
 IMPOSSIBLE_TRAVEL_MIN_KM: Final = 5_000.0
 MIN_HISTORY: Final = 2
+SESSION_GAP_MS: Final = (3_000, 15_000)
+ORDER_AFTER_CHECKOUT_MS: Final = 200
+SESSION_LEAD_MS: Final = 2 * SESSION_GAP_MS[1] + ORDER_AFTER_CHECKOUT_MS
+"""Longest synthetic session before its order (one item: add, begin checkout, complete)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,10 @@ class FraudPlanner:
             self.pending = Incident(fraud_type, int(self.rng.integers(lo, hi + 1)))
         return self.pending if self.credit >= self.pending.size else None
 
+    def skip(self) -> None:
+        """Give up on the pending incident (nobody eligible now); its credit stays for the next one."""
+        self.pending = None
+
     def placed(self) -> None:
         assert self.pending is not None  # noqa: S101 - only called after next_due returned it
         self.credit -= self.pending.size
@@ -104,7 +112,7 @@ def _session_events(
 ) -> list[tuple[int, int, int]]:
     """A short, purposeful session: add each item, begin checkout, complete it."""
     n_steps = len(items) + 2
-    gaps = rng.integers(3_000, 15_000, size=n_steps - 1)
+    gaps = rng.integers(*SESSION_GAP_MS, size=n_steps - 1)
     times = checkout_ms - np.concatenate([np.cumsum(gaps[::-1])[::-1], [0]])
     events = [(T["add_to_cart"], product, int(times[k])) for k, (product, _, _) in enumerate(items)]
     events.append((T["begin_checkout"], -1, int(times[-2])))
@@ -137,7 +145,7 @@ def _order(
         discount_cents=discount_cents,
         payment=draw_payment(float(ctx.rng.random())) if payment is None else payment,
         label=label,
-        session_events=_session_events(items, ts_ms - 200, ctx.rng),
+        session_events=_session_events(items, ts_ms - ORDER_AFTER_CHECKOUT_MS, ctx.rng),
     )
 
 
@@ -148,11 +156,11 @@ def _quiet(ctx: FraudContext, city: int, ts: int) -> bool:
 
 
 def _start(ctx: FraudContext, t0: int, t1: int, city: int, span_ms: int = 0) -> int | None:
-    """A moment in the window, late enough that the short session before it stays inside it and
-    outside the city's quiet hours (for ``span_ms`` after it too); None if the window has none."""
-    lead = min(5 * 60_000, (t1 - t0) // 2)
+    """An order time for the window, shifted by SESSION_LEAD_MS so that the short session before
+    it starts inside the window, outside the city's quiet hours (for ``span_ms`` after it too);
+    None if the window has no such moment."""
     for _ in range(8):
-        ts = int(ctx.rng.integers(t0 + lead, t1)) if t1 > t0 + lead else t0
+        ts = int(ctx.rng.integers(t0, t1)) + SESSION_LEAD_MS
         if not (_quiet(ctx, city, ts) or _quiet(ctx, city, ts + span_ms)):
             return ts
     return None
@@ -261,12 +269,12 @@ def time_anomaly(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> lis
     if candidates.size == 0:
         return None
     offsets = ctx.offsets_ms(t0)
-    local0 = t0 + min(5 * 60_000, (t1 - t0) // 2) + offsets
+    local0 = t0 + SESSION_LEAD_MS + offsets
     day = local0 // DAY_MS * DAY_MS
     windows = []
     for shift in (-DAY_MS, 0, DAY_MS):
-        lo = np.maximum(day + shift + 2 * HOUR_MS, local0)
-        hi = np.minimum(day + shift + 4 * HOUR_MS, t1 + offsets)
+        lo = np.maximum(day + shift + QUIET_HOURS[0] * HOUR_MS, local0)
+        hi = np.minimum(day + shift + QUIET_HOURS[1] * HOUR_MS, t1 + SESSION_LEAD_MS + offsets)
         windows.append((lo, hi))
     cities = ctx.population.city[candidates]
     open_window = np.zeros(candidates.size, dtype=bool)

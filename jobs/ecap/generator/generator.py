@@ -51,6 +51,7 @@ SLICE_MS: Final = 15 * 60_000
 """Granularity at which local-time multipliers are evaluated."""
 TARGET_CHUNK_EVENTS: Final = 40_000
 MAX_CATALOG_WINDOW_MS: Final = 900_000
+MAX_FRAUD_MISSES_PER_WINDOW: Final = 6
 WARM_UP_MS: Final = 30 * 60_000
 WARM_UP_EVENTS: Final = 400_000
 """How far before a live start sessions are simulated so that the start is not a cold one."""
@@ -625,10 +626,17 @@ class ShopGenerator:
             basket=self._basket_for,
         )
         out: list[Order] = []
+        misses = 0
         while (incident := self._planner.next_due()) is not None:
             placed = BUILDERS[incident.fraud_type](ctx, incident, t0, t1)
             if placed is None:
-                break  # nobody eligible yet (e.g. no order history): try again in a later window
+                # Nobody eligible in this window (no order history yet, no city at 02-04 local):
+                # draw another type; after a few misses wait for the next window.
+                self._planner.skip()
+                misses += 1
+                if misses >= MAX_FRAUD_MISSES_PER_WINDOW:
+                    break
+                continue
             self._planner.placed()
             for order in placed:
                 self.history.record(order)

@@ -94,3 +94,16 @@ def test_naive_datetimes_are_utc() -> None:
     assert np.all(
         np.diff([ts for c in naive for x in c for ts in x.timestamps_ms if x.stream == "user-events"]) >= 0
     )
+
+
+def test_injected_fraud_stays_inside_short_live_windows() -> None:
+    generator = ShopGenerator(make_spec(customers=300, fraud={"rate": 0.3}))
+    stream = generator.realtime(rate=400.0, now=lambda: WEDNESDAY_NOON_UTC, interval_s=1.0)
+    start = int(WEDNESDAY_NOON_UTC * 1000)
+    labels = []
+    for i in range(70):  # orders come ~30 s after their window (the session before them fits in it)
+        for batch in next(stream):
+            assert all(start + i * 1000 <= ts < start + (i + 1) * 1000 for ts in batch.timestamps_ms)
+            if batch.stream == "transactions":
+                labels += [b'"injected_fraud":null' not in v for v in batch.values]
+    assert sum(labels) >= 5
