@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -94,9 +95,9 @@ def test_orders_only_shop_matches_the_full_shop() -> None:
     full = replay(make_spec(topics={"transactions": "t", "userEvents": "u"}, customers=2000), *day, 40_000)
     assert len(only.events["transactions"]) == pytest.approx(3000, rel=0.08)
 
-    def profile(txs: list[dict[str, object]]) -> tuple[float, float]:
-        units = [sum(int(i["quantity"]) for i in t["items"]) for t in txs]  # type: ignore[attr-defined,index]
-        amounts = [float(t["total_amount"]) for t in txs]  # type: ignore[arg-type]
+    def profile(txs: list[dict[str, Any]]) -> tuple[float, float]:
+        units = [sum(int(i["quantity"]) for i in t["items"]) for t in txs]
+        amounts = [float(t["total_amount"]) for t in txs]
         return float(np.mean(units)), float(np.median(amounts))
 
     units_only, median_only = profile(only.events["transactions"])
