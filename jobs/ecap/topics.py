@@ -23,7 +23,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
 )
 from pydantic import BaseModel
 
-from ecap.kafka import KafkaSetupError
+from ecap.kafka import KafkaSetupError, client_config, resolve_bootstrap
 from ecap_operator.api import KafkaTopicSpec, Resource
 
 log = logging.getLogger(__name__)
@@ -203,15 +203,20 @@ class TopicAdmin:
 
 def apply_topics(
     resources: Sequence[Resource[BaseModel]],
-    config: Mapping[str, str],
+    config: Mapping[str, str] | str | None = None,
     dry_run: bool = False,
 ) -> list[TopicChange]:
-    """Bring every declared topic to its spec; idempotent. ``config`` is from ``ecap.kafka.client_config``.
+    """Bring every declared topic to its spec; idempotent.
+
+    ``config`` is a client config from ``ecap.kafka.client_config``, or bootstrap servers (TLS/SASL
+    then come from the environment), or None for the default resolution (env, then embedded broker).
 
     Every topic is checked before anything changes, so a refused partition decrease leaves the broker
     untouched. On the embedded broker adding partitions fails with a message that says so.
     """
     wanted = desired_topics(resources)
+    if config is None or isinstance(config, str):
+        config = client_config(resolve_bootstrap(config))
     admin = TopicAdmin(config)
     broker_count = admin.broker_count()
     existing = admin.existing([t.name for t in wanted])
