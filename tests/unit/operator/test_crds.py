@@ -216,6 +216,9 @@ def test_defaults_validate_against_their_own_schema(generated: dict[str, dict[st
     checked = 0
     for path, node in walk(root):
         if "default" in node:
-            jsonschema.validate(node["default"], to_jsonschema(node))
+            try:
+                jsonschema.validate(node["default"], to_jsonschema(node))
+            except jsonschema.ValidationError as err:
+                raise AssertionError(f"{kind}{path}: invalid default: {err.message}") from err
             checked += 1
-    assert checked > 0, f"{kind}: no defaults found ({path})"
+    assert checked > 0, f"{kind}: no defaults found"
