@@ -1,4 +1,4 @@
-"""The one exception root of the analytics transforms."""
+"""Errors of the analytics transforms, under the pipeline's one exception root."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from collections.abc import Iterable
 
 from pyspark.sql import DataFrame
 
+from ..errors import PipelineError
 
-class AnalyticsError(Exception):
-    """Root of every error raised by ``ecap.pipeline.analytics``."""
+
+class AnalyticsError(PipelineError):
+    """Root of every error raised by ``ecap.pipeline.analytics`` (a PipelineError, so the runner stops)."""
 
 
 class AnalyticsInputError(AnalyticsError, ValueError):

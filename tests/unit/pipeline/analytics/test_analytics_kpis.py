@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from deltalake import DeltaTable, write_deltalake
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ecap.pipeline.analytics.kpis import (
+    KPI_SCHEMA,
     analytics_result_messages,
     analytics_result_records,
     kpi_partials,
@@ -266,3 +269,50 @@ def test_analytics_results_records_and_wire_json(transactions_frame: RowsToFrame
         "value": 5.0,
         "dimensions": {"window_seconds": "60", "product_id": "p2", "rank": "2"},
     }
+
+
+def test_kpi_rows_round_trip_through_a_delta_table(
+    tmp_path: Path, transactions_frame: RowsToFrame, user_events_frame: RowsToFrame
+) -> None:
+    """Sketches and the revenue map survive Delta (delta-rs) and merge with the next batch's partials."""
+    table = str(tmp_path / "kpis")
+    first = kpi_partials(
+        transactions_frame([order("t1", "c1", "s1", "2026-03-02T12:00:05", [item("p1", 10.00)])]),
+        user_events_frame([event("e1", "s1", "c1", "page_view", "2026-03-02T12:00:01")]),
+        [60],
+    )
+    arrow = first.toArrow()
+    # the Arrow the runner writes has exactly the table's column names and types
+    assert [(f.name, f.type) for f in arrow.schema] == [(f.name, f.type) for f in KPI_SCHEMA]
+    write_deltalake(table, arrow)
+    stored = first.sparkSession.createDataFrame(DeltaTable(table).to_pyarrow_table())
+    second = kpi_partials(
+        None,
+        user_events_frame(
+            [
+                event("e2", "s1", "c1", "complete_checkout", "2026-03-02T12:00:30"),
+                event("e3", "s2", "c2", "page_view", "2026-03-02T12:00:40"),
+            ]
+        ),
+        [60],
+    )
+    merged = merge_kpis(stored, second)
+    assert_rows(
+        kpis_only(merged),
+        [
+            row(
+                60,
+                "2026-03-02T12:00:00",
+                "2026-03-02T12:01:00",
+                "10.00",
+                1,
+                1,
+                "10.00",
+                2,
+                1,
+                2,
+                0.5,
+                [("p1", "10.00")],
+            )
+        ],
+    )
