@@ -15,7 +15,15 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
-from tests.fixtures.pipeline import PipelineTopics, encode, pipeline_resources, product_update, recent, transaction, user_event
+from tests.fixtures.pipeline import (
+    PipelineTopics,
+    encode,
+    pipeline_resources,
+    product_update,
+    recent,
+    transaction,
+    user_event,
+)
 
 
 def _committed_batches(lake: Path) -> int:
@@ -28,8 +36,20 @@ def _committed_batches(lake: Path) -> int:
 def _run(resources: Path, bootstrap: str, lake: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, ECAP_SPARK_LOG_LEVEL="ERROR")
     return subprocess.Popen(
-        [sys.executable, "-m", "ecap.cli", "pipeline", "run", "-f", str(resources), "--lake", str(lake),
-         "--bootstrap-servers", bootstrap, *extra],
+        [
+            sys.executable,
+            "-m",
+            "ecap.cli",
+            "pipeline",
+            "run",
+            "-f",
+            str(resources),
+            "--lake",
+            str(lake),
+            "--bootstrap-servers",
+            bootstrap,
+            *extra,
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -38,7 +58,9 @@ def _run(resources: Path, bootstrap: str, lake: Path, *extra: str) -> subprocess
 
 
 @pytest.mark.slow
-def test_sigkill_and_restart_lose_nothing_and_duplicate_nothing(pipeline_topics: PipelineTopics, tmp_path: Path) -> None:
+def test_sigkill_and_restart_lose_nothing_and_duplicate_nothing(
+    pipeline_topics: PipelineTopics, tmp_path: Path
+) -> None:
     t = pipeline_topics
     lake = tmp_path / "lake"
     names = {
@@ -83,7 +105,9 @@ def test_sigkill_and_restart_lose_nothing_and_duplicate_nothing(pipeline_topics:
     ue = DeltaTable(str(lake / "user_events")).to_pyarrow_table(columns=["event_id"])
     assert sorted(ue["event_id"].to_pylist()) == sorted(e["event_id"] for e in ues)
     quarantine = DeltaTable(str(lake / "quarantine")).to_pyarrow_table()
-    coords = Counter(zip(quarantine["source_partition"].to_pylist(), quarantine["source_offset"].to_pylist(), strict=True))
+    coords = Counter(
+        zip(quarantine["source_partition"].to_pylist(), quarantine["source_offset"].to_pylist(), strict=True)
+    )
     assert quarantine.num_rows == 5 and max(coords.values()) == 1
     dq = DeltaTable(str(lake / "data_quality")).to_pyarrow_table()
     tx_dq = dq.filter(pc.equal(dq["topic"], t.transactions))

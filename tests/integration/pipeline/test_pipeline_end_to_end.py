@@ -32,7 +32,9 @@ def _table(lake: Path, name: str) -> DeltaTable:
     return DeltaTable(str(lake / name))
 
 
-def test_every_record_lands_in_exactly_one_place(spark: SparkSession, pipeline_topics: PipelineTopics, tmp_path: Path) -> None:
+def test_every_record_lands_in_exactly_one_place(
+    spark: SparkSession, pipeline_topics: PipelineTopics, tmp_path: Path
+) -> None:
     t = pipeline_topics
     # Product dimension first: products 1..5 exist.
     t.produce(t.product_updates, [encode(product_update(p, recent(3600))) for p in range(1, 6)])
@@ -43,7 +45,14 @@ def test_every_record_lands_in_exactly_one_place(spark: SparkSession, pipeline_t
     late = transaction(103, recent(3 * 3600))  # hours behind the rest: late for the watermark, still clean
     tx_values = [encode(e) for e in good_tx]
     tx_values += [encode(good_tx[0]), encode(good_tx[1])]  # duplicates
-    tx_values += [b"{not json", encode(bad_type), encode(mismatch), encode(future), encode(late), b"\xff\xfe\x00"]
+    tx_values += [
+        b"{not json",
+        encode(bad_type),
+        encode(mismatch),
+        encode(future),
+        encode(late),
+        b"\xff\xfe\x00",
+    ]
     t.produce(t.transactions, tx_values, key=lambda i: f"k{i % 4}".encode())
     ue = [user_event(n, recent(500 - n), product=1 + n % 5) for n in range(30)]
     unknown_product = encode(user_event(99, recent(30), product=77))
@@ -54,7 +63,12 @@ def test_every_record_lands_in_exactly_one_place(spark: SparkSession, pipeline_t
     pipeline = next(r for r in resources if r.kind == "StreamingPipeline")
     lake = tmp_path / "lake"
     report = run_pipeline(
-        pipeline, resources, bootstrap=t.bootstrap, lake=str(lake), until_idle=3.0, spark=spark,
+        pipeline,
+        resources,
+        bootstrap=t.bootstrap,
+        lake=str(lake),
+        until_idle=3.0,
+        spark=spark,
         metrics=PipelineMetrics(CollectorRegistry()),
     )
     assert report.stopped_because.startswith("idle")
@@ -83,7 +97,10 @@ def test_every_record_lands_in_exactly_one_place(spark: SparkSession, pipeline_t
     assert u.records == u.clean + u.quarantined + u.duplicates
 
     dq = _table(lake, "data_quality").to_pyarrow_table()
-    sums = {topic: int(pc.sum(dq.filter(pc.equal(dq["topic"], topic))["duplicates"]).as_py()) for topic in (t.transactions, t.user_events)}
+    sums = {
+        topic: int(pc.sum(dq.filter(pc.equal(dq["topic"], topic))["duplicates"]).as_py())
+        for topic in (t.transactions, t.user_events)
+    }
     assert sums == {t.transactions: 2, t.user_events: 1}
     products = _table(lake, "products").to_pyarrow_table()
     assert sorted(products["product_id"].to_pylist()) == [f"prod_{p:05d}" for p in range(1, 6)]
