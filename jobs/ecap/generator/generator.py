@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 from faker import Faker
 
-from ecap import schemas
 from ecap_operator.api.data_producer import DataProducerSpec
 
 from . import calendar, sessions
@@ -832,24 +831,10 @@ def _tail(location_json: str, device_json: str) -> str:
     return f'"location":{location_json},"device":{device_json}'
 
 
-def decode(chunks: Iterator[list[EventBatch]] | Any) -> dict[str, list[dict[str, Any]]]:
+def decode(chunks: Iterable[Sequence[EventBatch]]) -> dict[str, list[dict[str, Any]]]:
     """JSON-decode every record of the chunks, per stream, in emission order."""
     out: dict[str, list[dict[str, Any]]] = {stream: [] for stream in STREAMS}
     for chunk in chunks:
         for batch in chunk:
             out[batch.stream].extend(json.loads(v) for v in batch.values)
     return out
-
-
-def stream_key_field(stream: str) -> str:
-    """The wire field a stream is keyed by (DOMAIN.md), e.g. ``session_id`` for user-events."""
-    return schemas.TOPICS[stream].key_field
-
-
-def parse_day(text: str) -> datetime:
-    """``YYYY-MM-DD`` -> midnight UTC (for backfill periods)."""
-    return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-
-
-def utc_now_ms() -> int:
-    return int(time.time() * 1000)
