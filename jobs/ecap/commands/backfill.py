@@ -16,11 +16,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--end", type=date.fromisoformat, help="last day of the period (YYYY-MM-DD)")
     parser.add_argument("--customers", type=int, help="customer population (default: spec or 10000)")
     parser.add_argument("--seed", type=int, help="generator seed (default: spec or 42)")
-    parser.add_argument("--events-per-day", type=int, help="events of an ordinary weekday (default: spec or 2000)")
+    parser.add_argument(
+        "--events-per-day", type=int, help="events of an ordinary weekday (default: spec or 2000)"
+    )
     parser.add_argument(
         "-f",
         "--file",
-        help="resources file: its DataProducer (with transactions) sets the shop, its StreamingPipeline the rules",
+        help="resources file: its DataProducer (with transactions) sets the shop, "
+        "its StreamingPipeline the rules",
     )
     parser.set_defaults(handler=backfill_command)
 
@@ -32,7 +35,11 @@ def backfill_command(args: argparse.Namespace) -> int:
     from ecap_operator.api import DataProducerSpec, ResourceError, StreamingPipelineSpec, load_resources
 
     producer: dict[str, Any] = {
-        "topics": {"transactions": "transactions", "userEvents": "user-events", "productUpdates": "product-updates"}
+        "topics": {
+            "transactions": "transactions",
+            "userEvents": "user-events",
+            "productUpdates": "product-updates",
+        }
     }
     pipeline = StreamingPipelineSpec.model_validate({"sources": {"transactions": "transactions"}})
     events_per_day = 2000
@@ -42,7 +49,9 @@ def backfill_command(args: argparse.Namespace) -> int:
         except ResourceError as err:
             print(f"error: {err}")
             return 2
-        producers = [r.spec for r in resources if isinstance(r.spec, DataProducerSpec) and r.spec.topics.transactions]
+        producers = [
+            r.spec for r in resources if isinstance(r.spec, DataProducerSpec) and r.spec.topics.transactions
+        ]
         if producers:
             spec = producers[0]
             producer = spec.model_dump(by_alias=True, exclude_none=True)
@@ -74,7 +83,10 @@ def backfill_command(args: argparse.Namespace) -> int:
         return 1
     print(f"backfill {start}..{end}: {report.batches} batches ({report.stopped_because})")
     for topic, c in sorted(report.topics.items()):
-        print(f"  {topic}: {c.records} in, {c.clean} clean, {c.quarantined} quarantined, {c.duplicates} duplicates")
+        print(
+            f"  {topic}: {c.records} in, {c.clean} clean, {c.quarantined} quarantined, "
+            f"{c.duplicates} duplicates"
+        )
     for table, rows in sorted(report.rows_written.items()):
         print(f"  -> {table}: {rows} rows")
     return 0

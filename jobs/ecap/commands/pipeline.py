@@ -14,7 +14,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("pipeline", help="streaming pipeline: Kafka -> Delta tables")
     sub = parser.add_subparsers(dest="pipeline_command", metavar="ACTION", required=True)
     run = sub.add_parser("run", help="run the StreamingPipeline resources in FILE")
-    run.add_argument("-f", "--file", required=True, help="YAML with the StreamingPipeline and its KafkaTopics")
+    run.add_argument(
+        "-f", "--file", required=True, help="YAML with the StreamingPipeline and its KafkaTopics"
+    )
     run.add_argument("--bootstrap-servers", help="Kafka bootstrap servers (default: env, spec, embedded)")
     run.add_argument("--lake", help="root of the Delta tables (default: spec.lake)")
     run.add_argument("--name", help="run only the StreamingPipeline with this name")
@@ -24,7 +26,9 @@ def add_parser(subparsers: Any) -> None:
         metavar="SECONDS",
         help="stop once no new input arrived for SECONDS and every partition is read to its end",
     )
-    run.add_argument("--checkpoint", help="checkpoint folder (default: spec or <lake>/_checkpoints/<ns>/<name>)")
+    run.add_argument(
+        "--checkpoint", help="checkpoint folder (default: spec or <lake>/_checkpoints/<ns>/<name>)"
+    )
     run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     run.set_defaults(handler=run_command)
 
@@ -40,9 +44,14 @@ def run_command(args: argparse.Namespace) -> int:
     except ResourceError as err:
         print(f"error: {err}")
         return 2
-    pipelines = [r for r in resources if r.kind == "StreamingPipeline" and (not args.name or r.name == args.name)]
+    pipelines = [
+        r for r in resources if r.kind == "StreamingPipeline" and (not args.name or r.name == args.name)
+    ]
     if not pipelines:
-        print(f"error: {args.file} declares no StreamingPipeline" + (f" named {args.name!r}" if args.name else ""))
+        print(
+            f"error: {args.file} declares no StreamingPipeline"
+            + (f" named {args.name!r}" if args.name else "")
+        )
         return 2
     if len(pipelines) > 1 and args.checkpoint:
         print("error: --checkpoint names one query; pick one pipeline with --name")

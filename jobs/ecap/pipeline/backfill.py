@@ -86,7 +86,8 @@ class _Numbering:
                         "topic": pa.array([f"{BACKFILL_TOPIC_PREFIX}{batch.stream}"] * n, pa.string()),
                         "partition": pa.array([0] * n, pa.int32()),
                         "offset": pa.array(range(first, first + n), pa.int64()),
-                        "timestamp": pa.array(batch.timestamps_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+                        "timestamp": pa.array(batch.timestamps_ms, pa.int64())
+                        .cast(pa.timestamp("ms", tz="UTC"))
                         .cast(pa.timestamp("us", tz="UTC")),
                         "key": pa.array(batch.keys, pa.binary()),
                         "value": pa.array(batch.values, pa.binary()),

@@ -55,16 +55,16 @@ from .quality import (
 )
 from .tables import (
     CUSTOMER_PROFILES_TABLE,
-    FRAUD_ALERTS_TABLE,
-    KPIS_TABLE,
+    DATA_QUALITY_SCHEMA,
     DATA_QUALITY_TABLE,
     EVENT_TABLES,
+    FRAUD_ALERTS_TABLE,
+    KPIS_TABLE,
     PARTITION_COLUMN,
     PRODUCTS_TABLE,
     PRODUCTS_TABLE_SCHEMA,
-    QUARANTINE_TABLE,
     QUARANTINE_SCHEMA,
-    DATA_QUALITY_SCHEMA,
+    QUARANTINE_TABLE,
 )
 
 log = logging.getLogger(__name__)
@@ -154,15 +154,25 @@ def _update_products(ctx: BatchContext, clean_updates: pa.Table, batch_id: int, 
     current_df = spark.createDataFrame(current) if current is not None and current.num_rows else None
     updates_df = spark.createDataFrame(
         clean_updates.select(
-            ["event_id", "product_id", "update_type", "event_time", "name", "category", "price", "stock",
-             "status", "description"]
+            [
+                "event_id",
+                "product_id",
+                "update_type",
+                "event_time",
+                "name",
+                "category",
+                "price",
+                "stock",
+                "status",
+                "description",
+            ]
         )
     )
     changed = fold_product_updates(current_df, updates_df).toArrow()
     if changed.num_rows == 0:
         return 0
     ctx.sink.merge(PRODUCTS_TABLE, changed, PRODUCTS_TABLE_SCHEMA, ["product_id"], batch_id)
-    return changed.num_rows
+    return int(changed.num_rows)
 
 
 def _as_spark(spark: SparkSession, rows: pa.Table | None, schema: pa.Schema) -> DataFrame | None:
@@ -186,7 +196,9 @@ def _matching(existing: pa.Table | None, keys: pa.Table) -> pa.Table | None:
     return existing.filter(mask)
 
 
-def _kpis(ctx: BatchContext, spark: SparkSession, tx: DataFrame | None, ue: DataFrame | None, batch_id: int) -> int:
+def _kpis(
+    ctx: BatchContext, spark: SparkSession, tx: DataFrame | None, ue: DataFrame | None, batch_id: int
+) -> int:
     """Windowed KPIs of the batch MERGEd into ``kpis``; the merged rows also go to analytics-results."""
     if ctx.sink.committed(KPIS_TABLE, batch_id):
         return 0
@@ -203,7 +215,7 @@ def _kpis(ctx: BatchContext, spark: SparkSession, tx: DataFrame | None, ue: Data
     finally:
         merged_df.unpersist()
     ctx.sink.merge(KPIS_TABLE, merged, KPI_SCHEMA, list(KPI_KEY), batch_id)
-    return merged.num_rows
+    return int(merged.num_rows)
 
 
 def _fraud(
@@ -230,7 +242,9 @@ def _fraud(
             if alerts.num_rows and not ctx.sink.committed(FRAUD_ALERTS_TABLE, batch_id):
                 if ctx.kafka_out is not None:
                     ctx.kafka_out.send("fraud-alerts", fraud_alert_messages(alerts_df).toArrow())
-                ctx.sink.merge(FRAUD_ALERTS_TABLE, alerts, ALERT_SCHEMA, ["alert_id"], batch_id, [PARTITION_COLUMN])
+                ctx.sink.merge(
+                    FRAUD_ALERTS_TABLE, alerts, ALERT_SCHEMA, ["alert_id"], batch_id, [PARTITION_COLUMN]
+                )
                 written[FRAUD_ALERTS_TABLE] = alerts.num_rows
                 for severity in alerts["severity"].to_pylist():
                     severities[str(severity)] = severities.get(str(severity), 0) + 1
@@ -258,7 +272,9 @@ def _analytics(
     if kpi_rows:
         written[KPIS_TABLE] = kpi_rows
     if tx is not None and tx_rows is not None and ctx.spec.fraud.enabled:
-        fraud_written, severities = _fraud(ctx, spark, tx, pc.unique(tx_rows["customer_id"].combine_chunks()), batch_id)
+        fraud_written, severities = _fraud(
+            ctx, spark, tx, pc.unique(tx_rows["customer_id"].combine_chunks()), batch_id
+        )
         written |= fraud_written
     return written, severities
 
@@ -288,7 +304,9 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
                 continue
             table = EVENT_TABLES[stream]
             validated = parse_and_validate(raw.where(F.col("topic").isin(topics)), stream, quality).toArrow()
-            end_offsets |= _end_offsets(validated.select(PROVENANCE).rename_columns(["topic", "partition", "offset"]))
+            end_offsets |= _end_offsets(
+                validated.select(PROVENANCE).rename_columns(["topic", "partition", "offset"])
+            )
             validated = validated.set_column(
                 validated.schema.get_field_index("ingested_at"),
                 "ingested_at",
@@ -303,9 +321,7 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
                 unknown = unknown_product_mask(validated, None)
             bad = invalid_mask(validated, unknown)
             invalid = validated.filter(bad)
-            quarantine = quarantine_rows(
-                invalid, unknown.filter(bad), ctx.pipeline_id, batch_id, now
-            )
+            quarantine = quarantine_rows(invalid, unknown.filter(bad), ctx.pipeline_id, batch_id, now)
             quarantines.append(quarantine)
             valid = validated.filter(pc.invert(bad))
             dates = event_dates(valid, watermark)
@@ -378,10 +394,16 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
         record(
             QUARANTINE_TABLE,
             all_quarantine.num_rows,
-            ctx.sink.append(QUARANTINE_TABLE, all_quarantine, QUARANTINE_SCHEMA, batch_id, ["quarantine_date"]),
+            ctx.sink.append(
+                QUARANTINE_TABLE, all_quarantine, QUARANTINE_SCHEMA, batch_id, ["quarantine_date"]
+            ),
         )
         dq = quality_table(quality_rows)
-        record(DATA_QUALITY_TABLE, dq.num_rows, ctx.sink.append(DATA_QUALITY_TABLE, dq, DATA_QUALITY_SCHEMA, batch_id))
+        record(
+            DATA_QUALITY_TABLE,
+            dq.num_rows,
+            ctx.sink.append(DATA_QUALITY_TABLE, dq, DATA_QUALITY_SCHEMA, batch_id),
+        )
     finally:
         raw.unpersist()
 

@@ -21,7 +21,9 @@ from .errors import SinkError
 class KafkaOutputs:
     """One idempotent producer for the pipeline's output topics (role -> broker topic)."""
 
-    def __init__(self, config: Mapping[str, Any], topics: Mapping[str, str], flush_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, config: Mapping[str, Any], topics: Mapping[str, str], flush_timeout_s: float = 60.0
+    ) -> None:
         self.topics = dict(topics)
         self.flush_timeout_s = flush_timeout_s
         self._producer = Producer(

@@ -103,7 +103,7 @@ def plan_limit(start: Offsets, end: Offsets, max_rows: int, priority: Sequence[s
 
 
 @dataclass(frozen=True)
-class KafkaRange(InputPartition):  # type: ignore[misc]
+class KafkaRange(InputPartition):
     """Records [start, end) of one topic partition: one Spark task."""
 
     topic: str
@@ -112,7 +112,9 @@ class KafkaRange(InputPartition):  # type: ignore[misc]
     end: int
 
 
-def split_ranges(start: Offsets, end: Offsets, max_rows_per_split: int = MAX_ROWS_PER_SPLIT) -> list[KafkaRange]:
+def split_ranges(
+    start: Offsets, end: Offsets, max_rows_per_split: int = MAX_ROWS_PER_SPLIT
+) -> list[KafkaRange]:
     """One task per partition range, big ranges cut so that two cores share a large backlog."""
     ranges = []
     for topic, parts in sorted(end.items()):
@@ -167,7 +169,7 @@ def read_range(config: Mapping[str, Any], task: KafkaRange) -> Iterator[pa.Recor
                 err = msg.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
-                        if next_offset < task.end and msg.offset() < task.end:
+                        if next_offset < task.end and (msg.offset() or 0) < task.end:
                             raise KafkaSourceError(
                                 f"{task.topic}[{task.partition}] ends at offset {msg.offset()} but the "
                                 f"batch planned records up to {task.end - 1} (were they deleted?)"
@@ -175,6 +177,8 @@ def read_range(config: Mapping[str, Any], task: KafkaRange) -> Iterator[pa.Recor
                         continue
                     raise KafkaSourceError(f"reading {task.topic}[{task.partition}]: {err.str()}")
                 offset = msg.offset()
+                if offset is None:
+                    raise KafkaSourceError(f"{task.topic}[{task.partition}]: a record without an offset")
                 if offset >= task.end:
                     next_offset = task.end
                     break
@@ -233,16 +237,16 @@ class EndOffsetProbe:
         for topic in self._topics:
             meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
             if meta is None or meta.error is not None:
-                raise KafkaSourceError(f"topic {topic!r} is not available: {meta.error if meta else 'missing'}")
+                raise KafkaSourceError(
+                    f"topic {topic!r} is not available: {meta.error if meta else 'missing'}"
+                )
             found += [(topic, p) for p in sorted(meta.partitions)]
         return found
 
     def end_offsets(self) -> Offsets:
         consumer = self._client()
         parts = self.partitions()
-        consumer.assign(
-            [TopicPartition(t, p, max(self._known.get((t, p), 0) - 1, 0)) for t, p in parts]
-        )
+        consumer.assign([TopicPartition(t, p, max(self._known.get((t, p), 0) - 1, 0)) for t, p in parts])
         pending = set(parts)
         deadline = time.monotonic() + PROBE_TIMEOUT_S
         while pending and time.monotonic() < deadline:
@@ -267,7 +271,7 @@ class EndOffsetProbe:
             self._consumer = None
 
 
-class KafkaStreamReader(DataSourceStreamReader):  # type: ignore[misc]
+class KafkaStreamReader(DataSourceStreamReader):
     """Micro-batches are offset ranges per partition; Spark checkpoints them, we only plan and read."""
 
     def __init__(self, options: Mapping[str, str]) -> None:
@@ -302,7 +306,9 @@ class KafkaStreamReader(DataSourceStreamReader):  # type: ignore[misc]
     def latestOffset(self, start: Offsets, limit: ReadLimit) -> Offsets:  # noqa: N802 - Spark's name
         ends = self._ends()
         # A partition that appeared since the start is read from its beginning.
-        merged: Offsets = {t: {p: max(e, start.get(t, {}).get(p, 0)) for p, e in parts.items()} for t, parts in ends.items()}
+        merged: Offsets = {
+            t: {p: max(e, start.get(t, {}).get(p, 0)) for p, e in parts.items()} for t, parts in ends.items()
+        }
         if isinstance(limit, ReadMaxRows):
             return plan_limit(start, merged, limit.max_rows, self._priority)
         return merged
@@ -313,7 +319,9 @@ class KafkaStreamReader(DataSourceStreamReader):  # type: ignore[misc]
     def partitions(self, start: Offsets, end: Offsets) -> Sequence[KafkaRange]:
         return split_ranges(start, end)
 
-    def read(self, partition: KafkaRange) -> Iterator[pa.RecordBatch]:
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        if not isinstance(partition, KafkaRange):
+            raise KafkaSourceError(f"unexpected input partition {partition!r}")
         return read_range(self._config, partition)
 
     def commit(self, end: Offsets) -> None:
@@ -325,7 +333,7 @@ class KafkaStreamReader(DataSourceStreamReader):  # type: ignore[misc]
             self._probe = None
 
 
-class KafkaSource(DataSource):  # type: ignore[misc]
+class KafkaSource(DataSource):
     """``spark.readStream.format("ecap_kafka")``: Kafka records with their coordinates."""
 
     @classmethod

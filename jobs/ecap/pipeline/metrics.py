@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 FRESHNESS_SAMPLE: Final = 2_000
 FRESHNESS_BUCKETS: Final = (0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300, 900, 3600, float("inf"))
@@ -22,39 +22,48 @@ class PipelineMetrics:
     """All pipeline metrics on one registry (the process default unless a test passes its own)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        kw = {"registry": registry} if registry is not None else {}
-        self.registry = registry
+        reg = registry if registry is not None else REGISTRY
+        self.registry = reg
         self.records_in = Counter(
-            "ecap_pipeline_records_in_total", "Kafka records read, per source topic", ["topic"], **kw
+            "ecap_pipeline_records_in_total", "Kafka records read, per source topic", ["topic"], registry=reg
         )
         self.records_out = Counter(
-            "ecap_pipeline_records_out_total", "Rows committed, per Delta table", ["table"], **kw
+            "ecap_pipeline_records_out_total", "Rows committed, per Delta table", ["table"], registry=reg
         )
         self.quarantined = Counter(
-            "ecap_pipeline_records_quarantined_total", "Records quarantined, per source topic", ["topic"], **kw
+            "ecap_pipeline_records_quarantined_total",
+            "Records quarantined, per source topic",
+            ["topic"],
+            registry=reg,
         )
         self.duplicates = Counter(
-            "ecap_pipeline_duplicates_total", "Duplicate records dropped (counted), per topic", ["topic"], **kw
+            "ecap_pipeline_duplicates_total",
+            "Duplicate records dropped (counted), per topic",
+            ["topic"],
+            registry=reg,
         )
         self.batch_duration = Histogram(
-            "ecap_pipeline_batch_duration_seconds", "Wall time of one micro-batch", buckets=BATCH_BUCKETS, **kw
+            "ecap_pipeline_batch_duration_seconds",
+            "Wall time of one micro-batch",
+            buckets=BATCH_BUCKETS,
+            registry=reg,
         )
         self.consumer_lag = Gauge(
             "ecap_pipeline_consumer_lag",
             "Records between the last processed offset and the end of each partition",
             ["topic", "partition"],
-            **kw,
+            registry=reg,
         )
         self.freshness = Histogram(
             "ecap_pipeline_freshness_seconds",
             "Event time to Delta commit, sampled per batch",
             buckets=FRESHNESS_BUCKETS,
-            **kw,
+            registry=reg,
         )
         self.fraud_alerts = Counter(
-            "ecap_fraud_alerts_total", "Fraud alerts raised, per severity", ["severity"], **kw
+            "ecap_fraud_alerts_total", "Fraud alerts raised, per severity", ["severity"], registry=reg
         )
-        self.batches = Counter("ecap_pipeline_batches_total", "Micro-batches processed", **kw)
+        self.batches = Counter("ecap_pipeline_batches_total", "Micro-batches processed", registry=reg)
 
     def observe_freshness(self, seconds: np.ndarray) -> None:
         if seconds.size == 0:
@@ -65,10 +74,7 @@ class PipelineMetrics:
 
     def serve(self, port: int) -> None:
         """Expose /metrics on ``port`` (a daemon thread; lives as long as the process)."""
-        if self.registry is not None:
-            start_http_server(port, registry=self.registry)
-        else:
-            start_http_server(port)
+        start_http_server(port, registry=self.registry)
 
 
 _default: PipelineMetrics | None = None

@@ -238,7 +238,10 @@ def _transaction_rules(j: Column, event_time: Column, settings: QualitySettings)
             F.exists(items, lambda it: it["product_id"].isNull() | it["unit_price"].isNull()),
         ),
         _rule("format:product_id", F.exists(items, lambda it: ~it["product_id"].rlike(PRODUCT_ID))),
-        _rule("format:category", F.exists(items, lambda it: _not_in(it["category"], list(CATEGORY_PRICE_RANGES)))),
+        _rule(
+            "format:category",
+            F.exists(items, lambda it: _not_in(it["category"], list(CATEGORY_PRICE_RANGES))),
+        ),
         _rule(
             "format:money",
             _too_precise(j["subtotal"])

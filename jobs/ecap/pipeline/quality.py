@@ -96,7 +96,9 @@ def dedupe(valid: pa.Table, id_column: str, committed: pa.Table | None, watermar
         lo = pc.min(unique["event_time"]).as_py() - wm
         hi = pc.max(unique["event_time"]).as_py() + wm
         horizon = pc.and_(
-            pc.greater_equal(committed["event_time"], pa.scalar(lo, committed.schema.field("event_time").type)),
+            pc.greater_equal(
+                committed["event_time"], pa.scalar(lo, committed.schema.field("event_time").type)
+            ),
             pc.less_equal(committed["event_time"], pa.scalar(hi, committed.schema.field("event_time").type)),
         )
         others = committed.filter(horizon).join(
@@ -114,9 +116,7 @@ def quarantine_rows(
 ) -> pa.Table:
     """Rows of the ``quarantine`` table for the records that failed (``unknown`` aligned with them)."""
     rules: list[list[str]] = []
-    for failed, is_unknown in zip(
-        invalid["_failed_rules"].to_pylist(), unknown.to_pylist(), strict=True
-    ):
+    for failed, is_unknown in zip(invalid["_failed_rules"].to_pylist(), unknown.to_pylist(), strict=True):
         names = list(failed or [])
         if is_unknown and UNKNOWN_PRODUCT not in names:
             names.append(UNKNOWN_PRODUCT)

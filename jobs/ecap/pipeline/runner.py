@@ -251,8 +251,13 @@ def run_pipeline(
     context.pipeline_id = app_id
     gate.query_id = str(query.id)
     gate.query_id_ready.set()
-    log.info("pipeline %s: query %s, checkpoint %s, topics %s", report.pipeline, query.id, plan.checkpoint,
-             plan.topic_streams)
+    log.info(
+        "pipeline %s: query %s, checkpoint %s, topics %s",
+        report.pipeline,
+        query.id,
+        plan.checkpoint,
+        plan.topic_streams,
+    )
     probe = EndOffsetProbe(plan.kafka_config, list(plan.topic_streams))
     last_probe = 0.0
     lag: dict[tuple[str, int], int] | None = None
@@ -260,7 +265,7 @@ def run_pipeline(
         with _signals_stop(stop):
             while True:
                 try:
-                    if query.awaitTermination(0.25):
+                    if query.awaitTermination(1):
                         report.stopped_because = "query ended"
                         break
                 except StreamingQueryException as err:
@@ -303,5 +308,7 @@ def run_pipeline(
         if kafka_out is not None:
             kafka_out.close()
         report.duration_seconds = time.monotonic() - started
-    log.info("pipeline %s stopped (%s) after %d batches", report.pipeline, report.stopped_because, report.batches)
+    log.info(
+        "pipeline %s stopped (%s) after %d batches", report.pipeline, report.stopped_because, report.batches
+    )
     return report

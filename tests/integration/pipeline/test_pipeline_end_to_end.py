@@ -10,14 +10,13 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.compute as pc
-import pytest
 from deltalake import DeltaTable
+from prometheus_client import CollectorRegistry
 from pyspark.sql import SparkSession
 
 from ecap.pipeline import run_pipeline
 from ecap.pipeline.metrics import PipelineMetrics
 from ecap_operator.api import load_resources
-from prometheus_client import CollectorRegistry
 from tests.fixtures.pipeline import (
     PipelineTopics,
     encode,
