@@ -49,11 +49,11 @@ def wait_for(
     interval: float = 0.05,
     describe: Callable[[], object] | None = None,
 ) -> T:
-    """Poll ``check`` until it returns something other than None/False, or fail after ``timeout`` s."""
+    """Poll ``check`` until it returns a truthy value (returned), or fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
-        if result is not None and result is not False:
+        if result:
             return result
         if time.monotonic() >= deadline:
             seen = f"; last seen: {describe()}" if describe is not None else ""

@@ -462,7 +462,7 @@ class ObjectStore:
             else:
                 new.pop("status", None)
         else:
-            new = candidate
+            new = copy.deepcopy(candidate)  # patches share untouched sub-objects with the stored body
             if rtype.has_status:
                 if "status" in current:
                     new["status"] = copy.deepcopy(current["status"])

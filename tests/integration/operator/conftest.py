@@ -36,17 +36,17 @@ FAST_SETTINGS: Final = {
 
 
 def operator_command(namespace: str) -> list[str]:
-    """kopf's own runner with the operator's entry module (what the image's kopf command line is)."""
+    """The operator as users start it, with kopf's verbose log (handler starts and stops) for diagnosis."""
     return [
         sys.executable,
         "-m",
-        "kopf",
+        "ecap.cli",
+        "-v",
+        "operator",
         "run",
         "--standalone",
         "--namespace",
         namespace,
-        "-m",
-        "ecap_operator.kopf_entry",
     ]
 
 

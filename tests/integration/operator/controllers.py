@@ -75,9 +75,16 @@ class Controllers:
         application_state: dict[str, Any] = {"state": state}
         if error is not None:
             application_state["errorMessage"] = error
-        return self.kube.patch_status(
-            SPARK, "sparkapplications", name, {"applicationState": application_state}, self.namespace
-        )
+        status = {
+            "applicationState": application_state,
+            "driverInfo": {
+                "podName": f"{name}-driver",
+                "webUIPort": 4040,
+            },  # always set by the Spark Operator
+            "sparkApplicationId": f"spark-{name}",
+            "lastSubmissionAttemptTime": NOW,
+        }
+        return self.kube.patch_status(SPARK, "sparkapplications", name, status, self.namespace)
 
     def schedule(self, name: str) -> dict[str, Any]:
         return self.kube.patch_status(
@@ -180,4 +187,5 @@ class Controllers:
             timeout,
             f"{plural}/{name} in {ns} to be deleted",
             interval=0.1,
+            describe=lambda: (self.kube.find(api_version, plural, name, ns) or {}).get("metadata"),
         )
