@@ -549,37 +549,42 @@ class ShopGenerator:
             sessions.T["remove_from_cart"],
             sessions.T["product_view"],
         )
+        # Cart state changes only on add/remove events; the last product viewed (the fallback item of an
+        # empty cart) comes from a running maximum. A cart is reset at each session and after each
+        # checkout, so only the few cart events are walked in Python.
+        checkout_all = ev_type == sessions.T["complete_checkout"]
+        position = np.arange(ev_type.size)
+        resets = np.ones(ev_type.size, dtype=bool)
+        resets[1:] = (ev_session[1:] != ev_session[:-1]) | checkout_all[:-1]
+        segment_start = np.maximum.accumulate(np.where(resets, position, -1))
+        last_view = np.maximum.accumulate(np.where(ev_type == view, position, -1))
+        viewed_at = np.where(last_view >= segment_start, last_view, -1)[checkout_idx].tolist()
+        walk = np.flatnonzero((ev_type == add) | (ev_type == remove) | checkout_all | resets).tolist()
+        resets_l = resets.tolist()
+        checkout_l = checkout.tolist()
         orders = []
-        scan_from = 0
-        previous_session = -1
-        for k, i in enumerate(checkout_idx.tolist()):
+        k = 0
+        cart: dict[int, int] = {}
+        for i in walk:
+            if resets_l[i]:
+                cart = {}
+            t, p = types[i], products[i]
+            if t == add:
+                if p in cart or len(cart) < MAX_CART_PRODUCTS:
+                    cart[p] = min(cart.get(p, 0) + quantities[i], MAX_CART_UNITS)
+                continue
+            if t == remove:
+                cart.pop(p, None)
+                continue
+            if not checkout_l[i]:
+                continue
             s = sess_list[i]
-            # Scan the session from its start, or from just after its previous checkout.
-            if s != previous_session:
-                begin = i
-                while begin > 0 and sess_list[begin - 1] == s:
-                    begin -= 1
-            else:
-                begin = scan_from
-            previous_session = s
-            cart: dict[int, int] = {}
-            viewed = -1
-            for e in range(begin, i):
-                t, p = types[e], products[e]
-                if t == add and (p in cart or len(cart) < MAX_CART_PRODUCTS):
-                    cart[p] = min(cart.get(p, 0) + quantities[e], MAX_CART_UNITS)
-                elif t == remove:
-                    cart.pop(p, None)
-                elif t == view:
-                    viewed = p
-            if not cart:
-                cart = {viewed if viewed >= 0 else fallback[k]: 1}
-            while sum(cart.values()) > MAX_CART_UNITS:
-                cart.popitem()
-            scan_from = i + 1
+            basket = cart or {products[viewed_at[k]] if viewed_at[k] >= 0 else fallback[k]: 1}
+            while sum(basket.values()) > MAX_CART_UNITS:
+                basket.popitem()
             ts = ts_list[i] + order_offsets[k]
             c = customers[s]
-            items = _capped([(p, cat.price_at(p, ts), q) for p, q in cart.items()], levels[c])
+            items = _capped([(p, cat.price_at(p, ts), q) for p, q in basket.items()], levels[c])
             subtotal = sum(price * q for _, price, q in items)
             orders.append(
                 Order(
@@ -595,6 +600,7 @@ class ShopGenerator:
                     payment=payments[k],
                 )
             )
+            k += 1
         return orders
 
     # ------------------------------------------------------------------ fraud
