@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import sys
 
+    import kopf
+
     # kopf does not export the error its startup phase raises when an activity handler fails for good.
     from kopf._core.engines.activities import ActivityError
 
@@ -53,8 +55,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.standalone and args.peering:
         raise SystemExit("ecap operator: --standalone and --peering exclude each other")
-    # `ecap` already configured logging; kopf.configure would add a second handler (every line twice).
-    logging.getLogger("kopf").setLevel(logging.DEBUG if args.debug else logging.INFO)
+    # kopf's own log format, with the [namespace/name] prefix of the object a line is about. `ecap` set up
+    # a plain handler already: drop it, or every line would be printed twice.
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    kopf.configure(verbose=bool(args.verbose), debug=bool(args.debug), log_prefix=True)
     try:
         run_operator(
             namespaces=args.namespace,

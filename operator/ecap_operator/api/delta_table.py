@@ -24,6 +24,9 @@ class Column(ApiModel):
 
 
 class Maintenance(ApiModel):
+    enabled: bool = True
+    """false switches scheduled maintenance off (a merge patch cannot null ``maintenance``: it would drop the
+    key and bring the default back)."""
     schedule: Annotated[str, Field(pattern=CRON)] = "0 3 * * *"
     optimize: bool = True
     z_order_by: list[Annotated[str, Field(pattern=COLUMN_NAME)]] = Field(default_factory=list)

@@ -85,8 +85,9 @@ def build_apply_job(
 def build_maintain_cronjob(
     owner: Owner, spec: DeltaTableSpec, settings: OperatorSettings, *, config_hash: str
 ) -> Manifest | None:
-    """``ecap table maintain -f ...`` on ``maintenance.schedule``; None when maintenance is switched off."""
-    if spec.maintenance is None:
+    """``ecap table maintain -f ...`` on ``maintenance.schedule``; None when maintenance is switched off
+    (``maintenance: null`` in a full manifest, or ``maintenance.enabled: false``)."""
+    if spec.maintenance is None or not spec.maintenance.enabled:
         return None
     return {
         "apiVersion": "batch/v1",

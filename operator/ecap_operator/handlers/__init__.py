@@ -122,6 +122,9 @@ def register(
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage()
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage()
         settings.posting.level = logging.WARNING
+        # Deletion waits for the object's timers to stop; a sync timer cannot be cancelled, so kopf checks
+        # again every `cancellation_polling` seconds (default 60: a minute-long `kubectl delete`).
+        settings.background.cancellation_polling = 0.5
         if holder.runtime is None:
             try:
                 holder.runtime = Runtime(KubeApi.from_environment(), holder_settings, metrics)

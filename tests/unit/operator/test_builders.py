@@ -303,6 +303,10 @@ def test_delta_table_job_and_cronjob(object_validator: ObjectValidator) -> None:
     ]
     no_maintenance = DeltaTableSpec.model_validate({**owner_body["spec"], "maintenance": None})
     assert build_maintain_cronjob(owner, no_maintenance, SETTINGS, config_hash="x") is None
+    switched_off = DeltaTableSpec.model_validate(
+        {**owner_body["spec"], "maintenance": {**owner_body["spec"]["maintenance"], "enabled": False}}
+    )
+    assert build_maintain_cronjob(owner, switched_off, SETTINGS, config_hash="x") is None
 
 
 @pytest.mark.parametrize("length", [40, 63, 200])
