@@ -29,6 +29,7 @@ from ecap import schemas
 
 from .calendar import CATEGORY_INDEX, DAY_MS, HOUR_MS
 from .catalog import PRICE_RANGES_CENTS, Catalog
+from .errors import GeneratorError
 from .orders import TAX_BASIS_POINTS, Order, OrderHistory, draw_payment
 from .population import Population, random_device
 from .sessions import QUIET_HOURS, T
@@ -56,7 +57,7 @@ class FraudPlanner:
     def __init__(self, rate: float, types: list[str], rng: np.random.Generator) -> None:
         unknown = sorted(set(types) - set(schemas.FRAUD_TYPES))
         if unknown:
-            raise ValueError(f"unknown fraud types {unknown}; valid: {', '.join(schemas.FRAUD_TYPES)}")
+            raise GeneratorError(f"unknown fraud types {unknown}; valid: {', '.join(schemas.FRAUD_TYPES)}")
         self.rate = rate
         self.types = sorted(set(types), key=schemas.FRAUD_TYPES.index)
         self.rng = rng
@@ -82,7 +83,8 @@ class FraudPlanner:
         self.pending = None
 
     def placed(self) -> None:
-        assert self.pending is not None  # noqa: S101 - only called after next_due returned it
+        if self.pending is None:
+            raise GeneratorError("fraud planner: placed() without a due incident")
         self.credit -= self.pending.size
         self.pending = None
 

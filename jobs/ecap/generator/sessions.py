@@ -16,6 +16,8 @@ import numpy.typing as npt
 
 from ecap import schemas
 
+from .errors import GeneratorError
+
 EVENT_TYPES: Final[tuple[str, ...]] = schemas.USER_EVENT_TYPES
 EXIT: Final = len(EVENT_TYPES)
 N_STATES: Final = EXIT + 1
@@ -98,7 +100,7 @@ def transition_matrix(exit_scale: float = 1.0) -> npt.NDArray[np.float64]:
     for src, row in TRANSITIONS.items():
         total = sum(row.values())
         if abs(total - 1.0) > 1e-9:
-            raise ValueError(f"transition row {src!r} sums to {total}, not 1")
+            raise GeneratorError(f"transition row {src!r} sums to {total}, not 1")
         for dst, p in row.items():
             matrix[T[src], EXIT if dst == "exit" else T[dst]] = p
         if src not in FIXED_ROWS and exit_scale != 1.0:
