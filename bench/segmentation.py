@@ -4,6 +4,7 @@ Generates a transactions table (default 1M customers, 10M orders, heavy-tailed f
 numpy + delta-rs, then times, on the same table and as-of date:
 
 * Spark: read the Delta snapshot, ``rfm_metrics`` + ``score_rfm`` (the job's code), result to Arrow;
+  run twice in one session: the first run includes the JVM's warm-up, the second is steady state;
 * DuckDB: the Delta snapshot through delta-rs -> Arrow dataset, RFM written in plain SQL with
   ``percent_rank()`` exactly as DOMAIN.md states it, result to Arrow.
 
@@ -27,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
+from pyspark.sql import SparkSession
 
 from ecap.lake import read_delta
 from ecap.segmentation.rfm import GRID_R_ORDER, SEGMENT_GRID, rfm_metrics, score_rfm
@@ -54,18 +56,15 @@ def generate(path: Path, customers: int, transactions: int, seed: int) -> tuple[
     return rows, time.perf_counter() - started
 
 
-def spark_rfm(path: Path) -> tuple[pa.Table, float, float]:
-    """(result, seconds for RFM, seconds to start the session)."""
-    started = time.perf_counter()
-    spark = get_spark("bench-segmentation")
-    startup = time.perf_counter() - started
+def spark_rfm(spark: SparkSession, path: Path) -> tuple[pa.Table, float]:
+    """The job's RFM code on the table, result collected as Arrow; (result, seconds)."""
     started = time.perf_counter()
     transactions = read_delta(spark, str(path)).select("customer_id", "event_time", "total_amount")
     metrics = rfm_metrics(transactions, AS_OF).cache()
     result = score_rfm(metrics).select(*RESULT_COLUMNS).toArrow()
     elapsed = time.perf_counter() - started
     metrics.unpersist()
-    return result, elapsed, startup
+    return result, elapsed
 
 
 def duckdb_rfm(path: Path) -> tuple[pa.Table, float]:
@@ -144,14 +143,21 @@ def main() -> int:
         rows, seconds = generate(path, args.customers, args.transactions, args.seed)
         print(f"generated {rows:,} orders for {args.customers:,} customers in {seconds:.1f}s -> {path}")
 
-    duck_result, duck_seconds = duckdb_rfm(path)
-    spark_result, spark_seconds, startup = spark_rfm(path)
-    mismatches = compare(spark_result, duck_result)
-    ratio = spark_seconds / duck_seconds
-    print(f"customers scored : spark {spark_result.num_rows:,}  duckdb {duck_result.num_rows:,}")
-    print(f"spark RFM        : {spark_seconds:8.2f} s   (session start {startup:.1f} s, not counted)")
-    print(f"duckdb RFM       : {duck_seconds:8.2f} s")
-    print(f"ratio spark/duck : {ratio:8.2f} x   (target <= 3.0x: {'met' if ratio <= 3.0 else 'NOT met'})")
+    started = time.perf_counter()
+    spark = get_spark("bench-segmentation")
+    print(f"spark session started in {time.perf_counter() - started:.1f}s (not counted)")
+    mismatches = 0
+    for attempt in ("first run", "second run"):
+        # The first run pays the JVM's JIT and code generation; the second shows the steady state.
+        duck_result, duck_seconds = duckdb_rfm(path)
+        spark_result, spark_seconds = spark_rfm(spark, path)
+        mismatches = max(mismatches, compare(spark_result, duck_result))
+        ratio = spark_seconds / duck_seconds
+        print(
+            f"{attempt:<10}: spark {spark_seconds:7.2f}s  duckdb {duck_seconds:6.2f}s  "
+            f"ratio {ratio:5.2f}x (target <= 3.0x: {'met' if ratio <= 3.0 else 'NOT met'})  "
+            f"customers {spark_result.num_rows:,} / {duck_result.num_rows:,}"
+        )
     verdict = "yes" if mismatches == 0 else f"NO ({mismatches:,} differ)"
     print(f"same scores and segment for every customer: {verdict}")
     return 0 if mismatches == 0 else 1
