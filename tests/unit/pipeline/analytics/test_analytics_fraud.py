@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+import pytest
+from pyspark.sql import DataFrame, Row, SparkSession
 
 from ecap.pipeline.analytics.fraud import alert_id, fraud_alert_messages, fraud_alerts, score_transactions
 from ecap.pipeline.analytics.profiles import PROFILE_SCHEMA, update_customer_profiles
@@ -56,14 +57,137 @@ def reasons_by_id(scored: DataFrame) -> dict[str, list[str]]:
     return {r["transaction_id"]: sorted(r["fraud_reasons"]) for r in scored.collect()}
 
 
-def test_velocity_flags_every_order_of_a_burst_and_nothing_else(transactions_frame: RowsToFrame) -> None:
-    burst = [tx(f"b{i}", "c1", f"2026-03-02T12:0{i}:00") for i in range(6)]
-    calm = [tx(f"n{i}", "c2", f"2026-03-02T1{i}:00:00") for i in range(6)]
-    # five orders in ten minutes is the allowed maximum
-    allowed = [tx(f"a{i}", "c3", f"2026-03-02T12:0{2 * i}:00") for i in range(5)]
-    scored = score_transactions(transactions_frame(burst + calm + allowed), None, SETTINGS)
-    reasons = reasons_by_id(scored)
-    assert {tid: r for tid, r in reasons.items() if r} == {f"b{i}": ["velocity_attack"] for i in range(6)}
+# One batch holds every single-batch scenario, each with its own customers: one scoring run.
+SCENARIO_PROFILES: list[dict[str, Any]] = [
+    # amount: usual spend 25 (median of 20, 25, 30)
+    {
+        "customer_id": "am1",
+        "orders": 3,
+        "trusted_orders": 3,
+        "recent_amounts": [20, 30, 25],
+        "known_devices": ["dev-1"],
+    },
+    # travel: last seen in Berlin at 10:00
+    {
+        "customer_id": "tr1",
+        "orders": 2,
+        "trusted_orders": 2,
+        "last_trusted_time": "2026-03-02T10:00:00",
+        "last_latitude": 52.52,
+        "last_longitude": 13.405,
+        "known_devices": ["dev-1"],
+        "recent_amounts": [40, 40],
+    },
+    # night and device: established customers on dev-1
+    *[
+        {
+            "customer_id": c,
+            "orders": 3,
+            "trusted_orders": 3,
+            "known_devices": ["dev-1"],
+            "recent_amounts": [40, 40, 40],
+        }
+        for c in ("nd1", "nd2", "nd3")
+    ],
+]
+SCENARIO_ORDERS: list[dict[str, Any]] = [
+    # velocity: six orders in six minutes; six spread over six hours; five in ten minutes (allowed)
+    *[tx(f"v-burst{i}", "v1", f"2026-03-02T12:0{i}:00") for i in range(6)],
+    *[tx(f"v-calm{i}", "v2", f"2026-03-02T1{i}:00:00") for i in range(6)],
+    *[tx(f"v-five{i}", "v3", f"2026-03-02T12:0{2 * i}:00") for i in range(5)],
+    # card testing: three tiny orders in five minutes; a tiny one two hours later; a normal one
+    # just before the burst; another customer with only two tiny orders
+    tx("ct1", "ct1", "2026-03-02T12:00:00", 1.00),
+    tx("ct2", "ct1", "2026-03-02T12:02:00", 2.00),
+    tx("ct3", "ct1", "2026-03-02T12:05:00", 4.99),
+    tx("ct-later", "ct1", "2026-03-02T14:00:00", 4.00),
+    tx("ct-normal", "ct1", "2026-03-02T11:58:00", 60.00),
+    tx("ct-two1", "ct2", "2026-03-02T12:00:00", 1.00),
+    tx("ct-two2", "ct2", "2026-03-02T12:01:00", 1.00),
+    # amount: 4.8 x usual; then 3.3 x (median of 20, 25, 30, 120 = 27.5); a first order has no
+    # usual to compare with; the second order of the same batch compares with the first
+    tx("am-big", "am1", "2026-03-02T12:00:00", 120.00),
+    tx("am-ok", "am1", "2026-03-02T13:00:00", 90.00),
+    tx("am-first", "am9", "2026-03-02T12:00:00", 5000.00),
+    tx("am-second", "am9", "2026-03-02T15:00:00", 25000.00),
+    # travel: New York an hour after Berlin; back home; 27 km away; a first-time customer jumping
+    # to Tokyo within the batch; Tokyo again a day later
+    tx("tr-ny", "tr1", "2026-03-02T11:00:00", **NEW_YORK),
+    tx("tr-home", "tr1", "2026-03-02T11:30:00", **BERLIN),
+    tx("tr-near", "tr1", "2026-03-02T11:35:00", **POTSDAM),
+    tx("tr-a", "tr2", "2026-03-02T10:00:00", **BERLIN),
+    tx("tr-b", "tr2", "2026-03-02T10:30:00", **TOKYO),
+    tx("tr-c", "tr2", "2026-03-03T12:00:00", **TOKYO),
+    # night (02:00-04:00 local) and unknown devices
+    tx("nd-both", "nd1", "2026-03-02T02:30:00", device_id="dev-9"),  # 03:30 in Berlin (CET)
+    tx("nd-device", "nd2", "2026-03-02T14:30:00", device_id="dev-9"),
+    tx("nd-night", "nd3", "2026-03-02T01:15:00", device_id="dev-1"),  # 02:15 local
+    tx("nd-newbie", "nd4", "2026-03-02T14:30:00", device_id="dev-7"),  # no history: nothing is known
+    tx("nd-second", "nd4", "2026-03-02T16:30:00", device_id="dev-8"),  # after one order on dev-7
+    tx("nd-utc", "nd5", "2026-03-02T02:30:00", timezone="America/New_York"),  # 21:30 local
+]
+
+
+@pytest.fixture(scope="module")
+def scenarios(spark: SparkSession, transactions_frame: RowsToFrame) -> dict[str, Row]:
+    scored = score_transactions(
+        transactions_frame(SCENARIO_ORDERS), profiles(spark, SCENARIO_PROFILES), SETTINGS
+    )
+    return {r["transaction_id"]: r for r in scored.collect()}
+
+
+def fired(scenarios: dict[str, Row], prefix: str) -> dict[str, list[str]]:
+    """Reasons of the scenario's orders that raised any signal."""
+    return {
+        tid: sorted(r["fraud_reasons"])
+        for tid, r in scenarios.items()
+        if tid.startswith(prefix) and r["fraud_reasons"]
+    }
+
+
+def test_velocity_flags_every_order_of_a_burst_and_nothing_else(scenarios: dict[str, Row]) -> None:
+    assert fired(scenarios, "v-") == {f"v-burst{i}": ["velocity_attack"] for i in range(6)}
+    assert scenarios["v-burst0"]["fraud_velocity_count"] == 6
+
+
+def test_card_testing_needs_enough_tiny_orders_close_together(scenarios: dict[str, Row]) -> None:
+    assert fired(scenarios, "ct") == {
+        "ct1": ["card_testing"],
+        "ct2": ["card_testing"],
+        "ct3": ["card_testing"],
+    }
+
+
+def test_amount_far_above_the_customers_median(scenarios: dict[str, Row]) -> None:
+    assert fired(scenarios, "am-") == {"am-big": ["amount_anomaly"], "am-second": ["amount_anomaly"]}
+    usual = {
+        tid: scenarios[tid]["fraud_usual_amount"] for tid in ("am-big", "am-ok", "am-first", "am-second")
+    }
+    assert usual == {"am-big": 25.0, "am-ok": 27.5, "am-first": None, "am-second": 5000.0}
+
+
+def test_impossible_travel_flags_the_far_order_not_the_return_home(scenarios: dict[str, Row]) -> None:
+    assert fired(scenarios, "tr-") == {"tr-ny": ["location_anomaly"], "tr-b": ["location_anomaly"]}
+    assert 6300 < scenarios["tr-ny"]["fraud_travel_kmh"] < 6450
+
+
+def test_night_and_unknown_device_each_alert_and_together_score_higher(scenarios: dict[str, Row]) -> None:
+    assert fired(scenarios, "nd-") == {
+        "nd-both": ["device_anomaly", "time_anomaly"],
+        "nd-device": ["device_anomaly"],
+        "nd-night": ["time_anomaly"],
+        "nd-second": ["device_anomaly"],
+    }
+    both, device = scenarios["nd-both"], scenarios["nd-device"]
+    assert (both["fraud_score"], both["fraud_severity"], both["is_alert"]) == (0.75, "high", True)
+    assert (device["fraud_score"], device["fraud_severity"], device["is_alert"]) == (0.5, "medium", True)
+
+
+def test_no_signal_means_score_zero_and_no_alert(scenarios: dict[str, Row]) -> None:
+    quiet = [r for r in scenarios.values() if not r["fraud_reasons"]]
+    assert quiet and all(
+        r["fraud_score"] == 0.0 and not r["is_alert"] and r["fraud_severity"] == "low" for r in quiet
+    )
 
 
 def test_a_burst_split_across_micro_batches_counts_as_one(
@@ -76,128 +200,6 @@ def test_a_burst_split_across_micro_batches_counts_as_one(
         "b4": ["velocity_attack"],
         "b5": ["velocity_attack"],
     }
-
-
-def test_card_testing_needs_enough_tiny_orders_close_together(transactions_frame: RowsToFrame) -> None:
-    rows = [
-        tx("t1", "c1", "2026-03-02T12:00:00", 1.00),
-        tx("t2", "c1", "2026-03-02T12:02:00", 2.00),
-        tx("t3", "c1", "2026-03-02T12:05:00", 4.99),
-        tx("t4", "c1", "2026-03-02T14:00:00", 4.00),  # two hours later: alone
-        tx("t5", "c1", "2026-03-02T11:58:00", 60.00),  # inside the burst window but not tiny
-        tx("u1", "c2", "2026-03-02T12:00:00", 1.00),
-        tx("u2", "c2", "2026-03-02T12:01:00", 1.00),  # only two
-    ]
-    reasons = reasons_by_id(score_transactions(transactions_frame(rows), None, SETTINGS))
-    assert {tid: r for tid, r in reasons.items() if r} == {
-        "t1": ["card_testing"],
-        "t2": ["card_testing"],
-        "t3": ["card_testing"],
-    }
-
-
-def test_amount_far_above_the_customers_median(spark: SparkSession, transactions_frame: RowsToFrame) -> None:
-    state = profiles(
-        spark,
-        [
-            {
-                "customer_id": "c1",
-                "orders": 3,
-                "trusted_orders": 3,
-                "recent_amounts": [20, 30, 25],
-                "known_devices": ["dev-1"],
-            }
-        ],
-    )
-    rows = [
-        tx("big", "c1", "2026-03-02T12:00:00", 120.00),  # 4.8 x 25
-        tx("ok", "c1", "2026-03-02T13:00:00", 90.00),  # median now 27.5 (20, 25, 30, 120): 3.3 x
-        tx("first", "c9", "2026-03-02T12:00:00", 5000.00),  # no history: nothing to compare with
-        tx("second", "c9", "2026-03-02T15:00:00", 25000.00),  # 5 x the first order of the same batch
-    ]
-    scored = score_transactions(transactions_frame(rows), state, SETTINGS)
-    assert reasons_by_id(scored) == {
-        "big": ["amount_anomaly"],
-        "ok": [],
-        "first": [],
-        "second": ["amount_anomaly"],
-    }
-    usual = {r["transaction_id"]: r["fraud_usual_amount"] for r in scored.collect()}
-    assert usual == {"big": 25.0, "ok": 27.5, "first": None, "second": 5000.0}
-
-
-def test_impossible_travel_flags_the_far_order_not_the_return_home(
-    spark: SparkSession, transactions_frame: RowsToFrame
-) -> None:
-    state = profiles(
-        spark,
-        [
-            {
-                "customer_id": "c1",
-                "orders": 2,
-                "trusted_orders": 2,
-                "last_trusted_time": "2026-03-02T10:00:00",
-                "last_latitude": 52.52,
-                "last_longitude": 13.405,
-                "known_devices": ["dev-1"],
-                "recent_amounts": [40, 40],
-            }
-        ],
-    )
-    rows = [
-        tx("ny", "c1", "2026-03-02T11:00:00", **NEW_YORK),  # 6,385 km in one hour
-        tx("home", "c1", "2026-03-02T11:30:00", **BERLIN),  # back where the customer lives
-        tx("near", "c1", "2026-03-02T11:35:00", **POTSDAM),  # 27 km: city-scale
-        tx("a", "c2", "2026-03-02T10:00:00", **BERLIN),
-        tx("b", "c2", "2026-03-02T10:30:00", **TOKYO),  # first-time customer, within the batch
-        tx("c", "c2", "2026-03-03T12:00:00", **TOKYO),  # a day later: flights exist
-    ]
-    scored = score_transactions(transactions_frame(rows), state, SETTINGS)
-    assert reasons_by_id(scored) == {
-        "ny": ["location_anomaly"],
-        "home": [],
-        "near": [],
-        "a": [],
-        "b": ["location_anomaly"],
-        "c": [],
-    }
-    speed = {r["transaction_id"]: r["fraud_travel_kmh"] for r in scored.collect()}
-    assert 6300 < speed["ny"] < 6450
-
-
-def test_night_and_unknown_device_alert_together_not_alone(
-    spark: SparkSession, transactions_frame: RowsToFrame
-) -> None:
-    state = profiles(
-        spark,
-        [
-            {
-                "customer_id": c,
-                "orders": 3,
-                "trusted_orders": 3,
-                "known_devices": ["dev-1"],
-                "recent_amounts": [40, 40, 40],
-            }
-            for c in ("c1", "c2", "c3")
-        ],
-    )
-    rows = [
-        tx("both", "c1", "2026-03-02T02:30:00", device_id="dev-9"),  # 03:30 in Berlin (CET)
-        tx("device", "c2", "2026-03-02T14:30:00", device_id="dev-9"),
-        tx("night", "c3", "2026-03-02T01:15:00", device_id="dev-1"),  # 02:15 local
-        tx("newbie", "c4", "2026-03-02T14:30:00", device_id="dev-7"),  # not established: any device is new
-        tx("utc-night", "c5", "2026-03-02T02:30:00", timezone="America/New_York"),  # 21:30 local
-    ]
-    scored = {
-        r["transaction_id"]: r
-        for r in score_transactions(transactions_frame(rows), state, SETTINGS).collect()
-    }
-    assert sorted(scored["both"]["fraud_reasons"]) == ["device_anomaly", "time_anomaly"]
-    assert scored["both"]["fraud_score"] == 0.61 and scored["both"]["is_alert"]
-    assert scored["both"]["fraud_severity"] == "medium"
-    assert scored["device"]["fraud_reasons"] == ["device_anomaly"] and not scored["device"]["is_alert"]
-    assert scored["night"]["fraud_reasons"] == ["time_anomaly"] and not scored["night"]["is_alert"]
-    assert scored["newbie"]["fraud_reasons"] == [] and scored["utc-night"]["fraud_reasons"] == []
 
 
 def test_alerts_and_wire_messages_are_deterministic(transactions_frame: RowsToFrame) -> None:
@@ -245,13 +247,13 @@ def test_profile_update_learns_only_from_trusted_orders(
                 "last_latitude": 52.52,
                 "last_longitude": 13.405,
                 "home_country": "DE",
-                "known_devices": ["dev-1"],
+                "known_devices": ["dev-0", "dev-1"],
                 "recent_orders": [("2026-03-01T10:00:00", 30)],
             }
         ],
     )
     rows = [
-        tx("fine", "c1", "2026-03-02T12:00:00", 35.00, device_id="dev-2", **POTSDAM),
+        tx("fine", "c1", "2026-03-02T12:00:00", 35.00, device_id="dev-0", **POTSDAM),
         tx("fraud", "c1", "2026-03-02T12:30:00", 900.00, device_id="dev-6", **TOKYO),
         tx("new", "c3", "2026-03-02T13:00:00", 12.00, country="FR"),
     ]
@@ -260,7 +262,7 @@ def test_profile_update_learns_only_from_trusted_orders(
     c1 = updated["c1"]
     assert (c1["orders"], c1["trusted_orders"], c1["trusted_amount_total"]) == (4, 3, Decimal("85.00"))
     assert c1["recent_amounts"] == [Decimal("20.00"), Decimal("30.00"), Decimal("35.00")]
-    assert c1["known_devices"] == ["dev-1", "dev-2"]
+    assert c1["known_devices"] == ["dev-1", "dev-0"]  # most recently used last; dev-6 not learned
     assert (c1["last_latitude"], c1["last_longitude"]) == (52.39, 13.065)
     assert c1["home_country"] == "DE"
     assert [a for _, a in c1["recent_orders"]] == [
