@@ -7,7 +7,8 @@ exception is :func:`attribute_purchases`, a stream-stream join that also runs on
 DataFrames (as its own streaming query). Input rows have the shapes of ``ecap.schemas``
 ``TRANSACTIONS_SCHEMA`` / ``USER_EVENTS_SCHEMA`` / ``PRODUCTS_SCHEMA``; extra columns are kept
 where a function says so and ignored otherwise; missing required columns raise
-:class:`AnalyticsInputError`. Settings come from ``ecap_operator.api.StreamingPipelineSpec``.
+:class:`AnalyticsInputError` (an ``ecap.pipeline.errors.PipelineError``). Settings come from
+``ecap_operator.api.StreamingPipelineSpec``.
 Timestamps are ``timestamp`` (UTC instants); wire JSON needs the session time zone UTC
 (``ecap.spark.get_spark`` sets it; the JSON helpers raise otherwise).
 
@@ -87,30 +88,49 @@ Attribution (``attribution.py``) - a stream-stream interval join with watermarks
     channel, session_start, purchase_time, minutes_to_purchase, converted_within_window``. Append
     mode; the runner writes it to the ``attribution`` table (key transaction_id).
 
-Fraud (``fraud.py``)
---------------------
-State table ``customer_profiles`` (PROFILE_SCHEMA, key ``customer_id``): orders, first/last order
-time, last trusted lat/lon, home country, known devices, recent amounts (for the median "usual"
-order value) and recent order times/amounts (velocity and card testing across batch boundaries).
+Fraud (``fraud.py``, state in ``profiles.py``)
+----------------------------------------------
+State table ``customer_profiles`` (``profiles.PROFILE_SCHEMA``, key ``customer_id``): orders,
+trusted_orders, trusted_amount_total, recent_amounts (last 20 trusted amounts, whose median is the
+"usual" order value), first/last order time, last trusted time/lat/lon, home_country, known_devices
+(last 20, most recent last) and recent_orders (time, amount of the last 2 h, any trust, for velocity
+and card testing across batch boundaries). Orders that raised an alert are counted but never teach
+the profile (amount, device, position), so fraud cannot make the next fraud look usual.
 ``score_transactions(transactions: DataFrame, profiles: DataFrame | None,
                      settings: FraudDetectionSettings) -> DataFrame``
-    One batch of clean transactions + the profiles as of before this batch -> every transaction
-    with ``fraud_score`` in [0, 1], ``fraud_reasons`` (array<string>), ``fraud_severity``
-    (low/medium/high/critical) and ``is_alert`` (score >= alert_threshold). Several orders of one
-    customer in the same batch are ordered by event_time with window functions on this static batch.
+    One batch of clean transactions (label column ignored) + the profiles as of before this batch
+    (at least the batch's customers) -> every transaction, all columns kept, plus ``fraud_score`` in
+    [0, 1], ``fraud_reasons`` (array of fraud type names: velocity_attack, card_testing,
+    amount_anomaly, location_anomaly, time_anomaly, device_anomaly), ``fraud_severity``
+    (low/medium/high/critical at 0.5/0.75/0.9), ``is_alert`` (score >= alert_threshold) and the
+    evidence ``fraud_usual_amount``, ``fraud_velocity_count``, ``fraud_travel_kmh``. Signals:
+    more than velocity_max_orders in some velocity_window_minutes window holding the order;
+    >= card_testing_min_count orders <= card_testing_max_amount in such a window; amount >
+    amount_multiplier x median of trusted earlier amounts; > max_travel_kmh from the previous order
+    and > 100 km from the last trusted position; local hour in night_hours [start, end); a device
+    unknown to a customer with >= 1 trusted order. Score = noisy-or of per-signal weights (velocity
+    .75, card testing .85, amount .7, travel .75, night .5, device .5). Several orders of one
+    customer in the batch are ordered by event_time with window functions (the batch is static).
 ``fraud_alerts(scored: DataFrame) -> DataFrame``
-    Alert rows: ``alert_id`` (deterministic from transaction_id), ``transaction_id, customer_id,
-    score, reasons, severity, timestamp`` (the order's event time) and ``event_date``. MERGE on
-    alert_id (replays keep the same ids).
+    Alert rows (``fraud.ALERT_SCHEMA``): ``alert_id`` (``alert_`` + sha256 of the transaction_id,
+    so replays keep the id), ``transaction_id, customer_id, score, reasons, severity, timestamp``
+    (the order's event time) and ``event_date``. MERGE on alert_id.
 ``fraud_alert_messages(alerts: DataFrame) -> DataFrame``
     -> ``key`` (transaction_id), ``value`` (fraud-alerts wire JSON string).
 ``update_customer_profiles(profiles: DataFrame | None, scored: DataFrame) -> DataFrame``
     Profiles before the batch + the scored batch -> the changed profile rows to MERGE on
-    customer_id. Not idempotent (counts add): apply once per batch id, after the alerts are written.
+    customer_id (update all / insert all). Not idempotent (counts add): apply once per batch id,
+    after the alerts are written.
 
 Evaluation (``evaluate.py``)
 ----------------------------
 ``evaluate_alerts(transactions: DataFrame, alerts: DataFrame) -> FraudEvaluation``
     Labelled transactions (``injected_fraud``) + alerts -> precision/recall/F1 overall, recall per
-    injected fraud type, precision per alert reason, and the confusion counts.
+    injected fraud type (``per_type``), precision per alert reason (``per_reason``: share of alerts
+    with that reason that are fraud, and that are fraud of the same type), the confusion counts and
+    a printable ``summary()``.
+
+Table schemas for the runner (Arrow, all in the modules above): ``kpis.KPI_SCHEMA``,
+``profiles.PROFILE_SCHEMA``, ``fraud.ALERT_SCHEMA``, ``attribution.ATTRIBUTION_SCHEMA``; the
+Spark frames these functions return have exactly those column names and types.
 """
