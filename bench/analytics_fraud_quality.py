@@ -71,10 +71,10 @@ def main() -> None:
     values: list[bytes] = []
     stamps: list[int] = []
     for chunk in ShopGenerator(spec).replay(start, end, args.events_per_day):
-        for batch in chunk:
-            if batch.stream == "transactions":
-                values += batch.values
-                stamps += batch.timestamps_ms
+        for records in chunk:
+            if records.stream == "transactions":
+                values += records.values
+                stamps += records.timestamps_ms
     transactions = clean_transactions(spark, values, stamps)
     print(f"generated and parsed {transactions.count()} transactions in {time.perf_counter() - began:.1f}s")
 

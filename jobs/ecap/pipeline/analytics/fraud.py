@@ -148,7 +148,8 @@ def score_transactions(
             F.when(small, F.col("_small_count")).otherwise(F.lit(0)).alias("_small_count"),
         )
     )
-    batch = batch.join(bursts, "transaction_id", "left")
+    # one row per id even if the batch repeats a transaction, so the join never multiplies rows
+    batch = batch.join(bursts.dropDuplicates(["transaction_id"]), "transaction_id", "left")
 
     # ---- per-customer order inside the batch: earlier orders' amounts, devices and position
     in_batch = Window.partitionBy("customer_id").orderBy("event_time", "transaction_id")

@@ -80,10 +80,13 @@ def test_local_time_features_follow_the_rows_zone(transactions_frame: RowsToFram
     )
 
 
+def line(product: str, category: str, price: float, quantity: int) -> tuple[str, str, Decimal, int]:
+    return (product, category, Decimal(str(price)), quantity)
+
+
 def test_transactions_get_products_customer_history_and_batch_order(
     spark: SparkSession, transactions_frame: RowsToFrame, products_frame: RowsToFrame
 ) -> None:
-    line = lambda pid, cat, price, qty: (pid, cat, Decimal(str(price)), qty)  # noqa: E731
     tx = transactions_frame(
         [
             {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -17,19 +17,35 @@ from ecap_operator.api.streaming_pipeline import FraudDetectionSettings
 from tests.fixtures.analytics import RowsToFrame, utc
 
 SETTINGS = FraudDetectionSettings()
-BERLIN = {"city": "Berlin", "latitude": 52.52, "longitude": 13.405, "timezone": "Europe/Berlin"}
-POTSDAM = {"city": "Potsdam", "latitude": 52.39, "longitude": 13.065, "timezone": "Europe/Berlin"}
-NEW_YORK = {
+BERLIN: dict[str, Any] = {
+    "city": "Berlin",
+    "latitude": 52.52,
+    "longitude": 13.405,
+    "timezone": "Europe/Berlin",
+}
+POTSDAM: dict[str, Any] = {
+    "city": "Potsdam",
+    "latitude": 52.39,
+    "longitude": 13.065,
+    "timezone": "Europe/Berlin",
+}
+NEW_YORK: dict[str, Any] = {
     "city": "New York",
     "country": "US",
     "latitude": 40.71,
     "longitude": -74.006,
     "timezone": "America/New_York",
 }
-TOKYO = {"city": "Tokyo", "country": "JP", "latitude": 35.68, "longitude": 139.69, "timezone": "Asia/Tokyo"}
+TOKYO: dict[str, Any] = {
+    "city": "Tokyo",
+    "country": "JP",
+    "latitude": 35.68,
+    "longitude": 139.69,
+    "timezone": "Asia/Tokyo",
+}
 
 
-def profiles(spark: SparkSession, rows: list[Mapping[str, Any]]) -> DataFrame:
+def profiles(spark: SparkSession, rows: Sequence[Mapping[str, Any]]) -> DataFrame:
     schema = spark_schema(PROFILE_SCHEMA)
     records = []
     for row in rows:
