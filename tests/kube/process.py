@@ -43,6 +43,7 @@ class OperatorProcess:
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
+        self._mark = 0
 
     def start(self) -> OperatorProcess:
         with self.log_path.open("ab") as log:
@@ -79,9 +80,14 @@ class OperatorProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def mark(self) -> None:
+        """Look only at what is logged from now on in ``problems`` (one shared operator, many tests)."""
+        self._mark = len(self.log())
+
     def problems(self) -> list[str]:
-        """Log lines that show an unhandled exception or a failed handler."""
-        return [line for line in self.log().splitlines() if any(p.search(line) for p in PROBLEM_PATTERNS)]
+        """Log lines (since the last ``mark``) that show an unhandled exception or a failed handler."""
+        recent = self.log()[self._mark :]
+        return [line for line in recent.splitlines() if any(p.search(line) for p in PROBLEM_PATTERNS)]
 
     def wait_for_log(self, pattern: str, timeout: float) -> str:
         """Wait until a log line matches ``pattern`` (a regex); fails early if the process died."""

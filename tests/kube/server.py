@@ -118,8 +118,11 @@ class EmulatorServer:
 
     def wait_for_watch(self, group: str, plural: str, namespace: str | None, timeout: float = 20.0) -> None:
         """Wait until a client (an operator) watches the resource: from then on it sees every change."""
-        wait_for(lambda: self.watching(group, plural, namespace) > 0, timeout,
-                 f"a watch on {plural}.{group} in {namespace or 'all namespaces'}")
+        wait_for(
+            lambda: self.watching(group, plural, namespace) > 0,
+            timeout,
+            f"a watch on {plural}.{group} in {namespace or 'all namespaces'}",
+        )
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         path.write_text(yaml.safe_dump(kubeconfig(self.url, namespace), sort_keys=False))

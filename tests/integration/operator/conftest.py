@@ -35,19 +35,10 @@ FAST_SETTINGS: Final = {
 }
 
 
-def operator_command(namespace: str) -> list[str]:
-    """The operator as users start it, with kopf's verbose log (handler starts and stops) for diagnosis."""
-    return [
-        sys.executable,
-        "-m",
-        "ecap.cli",
-        "-v",
-        "operator",
-        "run",
-        "--standalone",
-        "--namespace",
-        namespace,
-    ]
+def operator_command(namespace: str | None) -> list[str]:
+    """The operator as users start it (one namespace, or all for None), with kopf's verbose log."""
+    scope = ["--namespace", namespace] if namespace else ["--all-namespaces"]
+    return [sys.executable, "-m", "ecap.cli", "-v", "operator", "run", "--standalone", *scope]
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +84,31 @@ def start_operator(
         process.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_operator(
+    kube_api: EmulatorServer,
+    kubeconfig_path: Path,
+    ecap_crds: list[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
+    """One operator for a test module, watching every namespace (starting one costs seconds)."""
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    process = OperatorProcess(operator_command(None), kubeconfig_path, log, env=FAST_SETTINGS, cwd=ROOT)
+    process.start()
+    try:
+        for plural in ECAP_PLURALS.values():
+            kube_api.wait_for_watch("ecap.io", plural, None, timeout=60)
+        yield process
+    finally:
+        process.stop()
+
+
 @pytest.fixture
-def operator(start_operator: StartOperator, kube_namespace: str) -> OperatorProcess:
-    """The operator watching this test's namespace with the fast test settings."""
-    return start_operator(kube_namespace)
+def operator(shared_operator: OperatorProcess, kube_namespace: str) -> OperatorProcess:
+    """The module's operator, its problem check starting at this test (each test has its namespace)."""
+    assert shared_operator.running, f"the operator exited:\n{shared_operator.tail()}"
+    shared_operator.mark()
+    return shared_operator
 
 
 @pytest.fixture

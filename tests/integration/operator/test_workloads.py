@@ -291,4 +291,4 @@ def test_maintenance_can_be_switched_off_with_a_merge_patch(
     )
     controllers.wait_child("batch/v1", "cronjobs", "t-maintain")
     kube.patch(ECAP, "deltatables", "t", {"spec": {"maintenance": None}}, ns)
-    controllers.wait_gone("batch/v1", "cronjobs", "t-maintain", timeout=10)
+    controllers.wait_gone("batch/v1", "cronjobs", "t-maintain", timeout=5)
