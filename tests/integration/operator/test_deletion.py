@@ -27,7 +27,7 @@ def test_delete_while_the_timer_runs_is_prompt(
         ns,
     )
     controllers.wait_child("batch/v1", "cronjobs", "t-maintain")
-    invoked = "[%s/t] Timer 'deltatable_timer' is invoked" % ns
+    invoked = f"[{ns}/t] Timer 'deltatable_timer' is invoked"
     seen = operator.log().count(invoked)
     wait_for(lambda: operator.log().count(invoked) > seen, 20, "the next timer run to start")
     kube.delete(ECAP, "deltatables", "t", ns)

@@ -266,9 +266,9 @@ def test_delta_table_apply_job_and_maintenance_cronjob(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "operator bug: DeltaTable.spec.maintenance defaults to ON and only an explicit null turns it off, but a "
-        "merge patch (kubectl patch/apply) with null removes the key, so maintenance can never be switched off "
-        "that way; needs an explicit switch such as maintenance.enabled: false"
+        "operator bug: DeltaTable.spec.maintenance defaults to ON and only an explicit null turns it "
+        "off, but a merge patch (kubectl patch/apply) with null removes the key, so maintenance cannot "
+        "be switched off that way; needs an explicit switch such as maintenance.enabled: false"
     ),
 )
 def test_maintenance_can_be_switched_off_with_a_merge_patch(

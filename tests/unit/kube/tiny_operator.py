@@ -52,8 +52,8 @@ def widget_reconcile(spec: kopf.Spec, name: str, namespace: str, body: kopf.Body
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=0.5, idle=0.5)
-def widget_repair(spec: kopf.Spec, name: str, namespace: str, body: kopf.Body, **_: Any) -> None:
-    _ensure_child(name, namespace, int(spec["size"]), body)
+def widget_repair(spec: kopf.Spec, name: str, namespace: str | None, body: kopf.Body, **_: Any) -> None:
+    _ensure_child(name, str(namespace), int(spec["size"]), body)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
