@@ -394,8 +394,8 @@ def run_maintenance(spec: DeltaTableSpec, location: str) -> dict[str, Any]:
     """One maintenance pass as declared: optimize (with Z-order), then vacuum; returns what it did."""
     done: dict[str, Any] = {"location": location}
     plan = spec.maintenance
-    if plan is None:
-        return done | {"skipped": "no maintenance declared"}
+    if plan is None or not plan.enabled:
+        return done | {"skipped": "maintenance is switched off in the spec"}
     if plan.optimize:
         done["optimize"] = optimize_table(location, list(plan.z_order_by))
     if plan.vacuum:

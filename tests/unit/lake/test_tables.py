@@ -23,6 +23,7 @@ from ecap.lake.tables import (
     parse_type,
     read_table_at,
     restore_table,
+    run_maintenance,
     vacuum_table,
 )
 from ecap_operator.api import DeltaTableSpec
@@ -207,3 +208,13 @@ def test_cli_apply_describe_maintain(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert described["num_rows"] == 12 and described["num_files"] == 1
     assert main(["table", "vacuum", "-f", str(manifest), "--lake", lake, "--retention-hours", "1"]) == 2
     assert "below this table's minRetentionHours" in capsys.readouterr().err
+
+
+def test_maintenance_switched_off_does_nothing(tmp_path: Path) -> None:
+    where = str(tmp_path / "orders")
+    off = spec(maintenance={**BASE["maintenance"], "enabled": False})
+    apply_table(off, where)
+    for i in range(2):
+        write_deltalake(where, rows(3, start=i * 3), mode="append")
+    assert "skipped" in run_maintenance(off, where)
+    assert describe_table(where).num_files == 2
