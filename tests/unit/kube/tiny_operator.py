@@ -13,7 +13,7 @@ GROUP, VERSION, PLURAL = "emulator.test", "v1", "widgets"
 
 
 def _core() -> kubernetes.client.CoreV1Api:
-    kubernetes.config.load_kube_config()
+    kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
     return kubernetes.client.CoreV1Api()
 
 
@@ -34,7 +34,7 @@ def _ensure_child(name: str, namespace: str, size: int, body: kopf.Body) -> None
     kopf.adopt(child, owner=body)
     api = _core()
     try:
-        api.create_namespaced_config_map(namespace, child)
+        api.create_namespaced_config_map(namespace, child)  # type: ignore[arg-type]  # dicts are accepted
     except kubernetes.client.ApiException as err:
         if err.status != 409:
             raise
@@ -43,9 +43,9 @@ def _ensure_child(name: str, namespace: str, size: int, body: kopf.Body) -> None
 
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-def widget_reconcile(spec: kopf.Spec, name: str, namespace: str, body: kopf.Body, patch: kopf.Patch,
-                     **_: Any) -> None:
-    _ensure_child(name, namespace, int(spec["size"]), body)
+def widget_reconcile(spec: kopf.Spec, name: str, namespace: str | None, body: kopf.Body,
+                     patch: kopf.Patch, **_: Any) -> None:
+    _ensure_child(name, str(namespace), int(spec["size"]), body)
     patch.status["phase"] = "Ready"
     patch.status["observedSize"] = int(spec["size"])
     kopf.info(body, reason="Reconciled", message=f"child ConfigMap holds size {spec['size']}")
