@@ -119,8 +119,13 @@ def build_spark_spec(
     }
 
 
+# The driver serves the pipeline's Prometheus metrics here; the chart's PodMonitor scrapes the port by name.
+PIPELINE_METRICS_PORT: Final = 9108
+METRICS_PORT_NAME: Final = "metrics"
+
+
 def pipeline_arguments(spec: StreamingPipelineSpec, owner: Owner) -> list[str]:
-    """``ecap pipeline run -f /etc/ecap/resources.yaml --lake <lake> --checkpoint <location>``."""
+    """``ecap pipeline run -f /etc/ecap/resources.yaml --lake L --checkpoint C --metrics-port P``."""
     return [
         "pipeline",
         "run",
@@ -130,6 +135,8 @@ def pipeline_arguments(spec: StreamingPipelineSpec, owner: Owner) -> list[str]:
         spec.lake,
         "--checkpoint",
         checkpoint_location(spec, owner),
+        "--metrics-port",
+        str(PIPELINE_METRICS_PORT),
     ]
 
 
@@ -149,21 +156,25 @@ def build_pipeline_application(
         "ECAP_CHECKPOINT_LOCATION": checkpoint_location(spec, owner),
     }
     mounts = workload_mounts(configmap_name(owner.name), spec.kafka, settings, lake=spec.lake, scratch=False)
+    app_spec = build_spark_spec(
+        owner,
+        spec.spark,
+        settings,
+        component=PIPELINE_COMPONENT,
+        arguments=pipeline_arguments(spec, owner),
+        env=env,
+        mounts=mounts,
+        restart_policy=STREAMING_RESTART,
+        config_hash=config_hash,
+    )
+    app_spec["driver"]["ports"] = [
+        {"name": METRICS_PORT_NAME, "containerPort": PIPELINE_METRICS_PORT, "protocol": "TCP"}
+    ]
     return {
         "apiVersion": SPARK_API_VERSION,
         "kind": "SparkApplication",
         "metadata": object_meta(owner, spark_app_name(owner.name), PIPELINE_COMPONENT),
-        "spec": build_spark_spec(
-            owner,
-            spec.spark,
-            settings,
-            component=PIPELINE_COMPONENT,
-            arguments=pipeline_arguments(spec, owner),
-            env=env,
-            mounts=mounts,
-            restart_policy=STREAMING_RESTART,
-            config_hash=config_hash,
-        ),
+        "spec": app_spec,
     }
 
 

@@ -237,7 +237,12 @@ def test_pipeline_application(object_validator: ObjectValidator) -> None:
         "/lake",
         "--checkpoint",
         "/lake/_checkpoints/shop/shop-analytics",
+        "--metrics-port",
+        "9108",
     ]
+    # The chart's PodMonitor scrapes the driver's port by this name.
+    assert s["driver"]["ports"] == [{"name": "metrics", "containerPort": 9108, "protocol": "TCP"}]
+    assert "ports" not in s["executor"]
     assert s["image"] == "registry.local/ecap-jobs:1"
     assert (s["driver"]["cores"], s["driver"]["memory"]) == (1, "2g")
     assert (s["executor"]["instances"], s["executor"]["memory"]) == (2, "2g")
