@@ -123,7 +123,16 @@ class SegmentationResult:
             "meanClv": self.mean_clv,
             "completedAt": _rfc3339(self.completed_at),
             "report": self.report_path,
-            "summary": [s.__dict__ for s in self.summary],
+            "summary": [
+                {
+                    "segment": s.segment,
+                    "customers": s.customers,
+                    "share": s.share,
+                    "revenueShare": s.revenue_share,
+                    "meanClv": s.mean_clv,
+                }
+                for s in self.summary
+            ],
             "bgnbd": self.bgnbd.to_dict() if self.bgnbd else None,
             "gammaGamma": self.gamma_gamma.to_dict() if self.gamma_gamma else None,
             "clvError": self.clv_error,
@@ -371,7 +380,8 @@ def run_segmentation(
     write_segments(output, target, run_id, reference)
     clv_values = output["clv"].cast(pa.float64())
     mean_clv = pc.mean(clv_values).as_py() if clv_values.null_count < len(clv_values) else None
-    segments = {s.segment: s.customers for s in segment_summary(output)}
+    summary_rows = segment_summary(output)
+    segments = {s.segment: s.customers for s in summary_rows}
     result = SegmentationResult(
         run_id=run_id,
         name=resource.name,
@@ -379,7 +389,7 @@ def run_segmentation(
         output_path=target,
         customers=output.num_rows,
         segments=segments,
-        summary=segment_summary(output),
+        summary=summary_rows,
         mean_clv=None if mean_clv is None else round(float(mean_clv), 2),
         completed_at=computed_at,
         bgnbd=columns.bgnbd,
