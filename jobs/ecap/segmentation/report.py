@@ -140,6 +140,7 @@ def _clv_chart(result: SegmentationResult, output: pa.Table, path: Path) -> None
         ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
         ax.set_xlabel("CLV (discounted, log scale)")
         ax.set_ylabel("customers")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
         ax.legend(fontsize=8, ncol=2, frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
         horizon = " (customers with CLV > 0, by segment)"
