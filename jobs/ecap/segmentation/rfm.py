@@ -18,7 +18,7 @@ ranked within each bucket in parallel, and shifted by the number of rows in the 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 import numpy as np
@@ -287,6 +287,22 @@ def _rank_by_buckets(df: DataFrame, plan: _RankPlan, sizes: dict[object, int]) -
     )
 
 
+def _prepare(
+    df: DataFrame,
+    targets: list[tuple[MetricOrder, str]],
+    strategy: RankStrategy,
+    buckets: int | None,
+    max_driver_values: int,
+) -> tuple[int, list[tuple[_RankPlan, dict[object, int]]]]:
+    if strategy not in ("auto", "values", "buckets"):
+        raise SegmentationError(f"rank strategy must be auto, values or buckets, got {strategy!r}")
+    if buckets is None:
+        partitions = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions") or "4")
+        buckets = max(8, 4 * partitions)
+    n, plans = _plan(df, targets, strategy, buckets, max_driver_values)
+    return n, list(zip(plans, _group_counts(df, plans), strict=True))
+
+
 def rank_columns(
     df: DataFrame,
     targets: list[tuple[MetricOrder, str]],
@@ -299,19 +315,59 @@ def rank_columns(
     Two small jobs over ``df`` (cache it first) plan and count; the ranks themselves are computed in
     the returned DataFrame without any single-partition step.
     """
-    if strategy not in ("auto", "values", "buckets"):
-        raise SegmentationError(f"rank strategy must be auto, values or buckets, got {strategy!r}")
-    if buckets is None:
-        partitions = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions") or "4")
-        buckets = max(8, 4 * partitions)
-    n, plans = _plan(df, targets, strategy, buckets, max_driver_values)
+    n, prepared = _prepare(df, targets, strategy, buckets, max_driver_values)
     ranked = df
-    for plan, counts in zip(plans, _group_counts(df, plans), strict=True):
+    for plan, counts in prepared:
         if plan.bounds is None:
             ranked = _rank_by_values(ranked, plan, counts)
         else:
             ranked = _rank_by_buckets(ranked, plan, counts)
     return ranked, n
+
+
+def _score_by_values(
+    df: DataFrame, plan: _RankPlan, counts: dict[object, int], n: int, score_col: str
+) -> DataFrame:
+    """Scores from value thresholds found on the driver: no join, four comparisons per row.
+
+    The score only grows from worst to best value, so ``score = 1 + #{s in 2..5: value at least as
+    good as the first value whose rank earns s}``.
+    """
+    ordered = sorted(counts, key=lambda value: value, reverse=not plan.order.ascending)  # type: ignore[arg-type,return-value]
+    thresholds: dict[int, object] = {}
+    seen = 0
+    for value in ordered:
+        for level in range(2, score_from_rank(seen + 1, n) + 1):
+            thresholds.setdefault(level, value)
+        seen += counts[value]
+    column = F.col(plan.order.column)
+    value_type = df.schema[plan.order.column].dataType
+    score = F.lit(1)
+    for _, value in sorted(thresholds.items()):
+        bound = F.lit(value).cast(value_type)
+        reached = column >= bound if plan.order.ascending else column <= bound
+        score = score + F.when(reached, 1).otherwise(0)
+    return df.withColumn(score_col, score.cast("int"))
+
+
+def score_columns(
+    df: DataFrame,
+    targets: list[tuple[MetricOrder, str]],
+    strategy: RankStrategy = "auto",
+    buckets: int | None = None,
+    max_driver_values: int = MAX_DRIVER_VALUES,
+) -> DataFrame:
+    """``df`` plus one 1-5 score column per (metric order, score column), from the ranks' definition."""
+    n, prepared = _prepare(df, targets, strategy, buckets, max_driver_values)
+    scored = df
+    for plan, counts in prepared:
+        if plan.bounds is None:
+            scored = _score_by_values(scored, plan, counts, n, plan.rank_col)
+        else:
+            rank_col = f"_rank_{plan.order.column}"
+            ranked = _rank_by_buckets(scored, replace(plan, rank_col=rank_col), counts)
+            scored = ranked.withColumn(plan.rank_col, _score_expr(rank_col, n)).drop(rank_col)
+    return scored
 
 
 def distributed_rank(
@@ -366,14 +422,9 @@ def score_rfm(
     missing = [c for c in RFM_METRIC_COLUMNS if c not in metrics.columns]
     if missing:
         raise SegmentationError(f"RFM metrics lack column(s) {', '.join(missing)}")
-    targets = [(order, f"_{name}_rank") for order, name in zip(RFM_ORDERS, ("r", "f", "m"), strict=True)]
-    ranked, n = rank_columns(metrics, targets, strategy, max_driver_values=max_driver_values)
-    scored = (
-        ranked.withColumn("r_score", _score_expr("_r_rank", n))
-        .withColumn("f_score", _score_expr("_f_rank", n))
-        .withColumn("m_score", _score_expr("_m_rank", n))
-        .drop("_r_rank", "_f_rank", "_m_rank")
-        .withColumn("fm_score", F.expr("CAST((f_score + m_score + 1) div 2 AS INT)"))
+    targets = [(order, f"{name}_score") for order, name in zip(RFM_ORDERS, ("r", "f", "m"), strict=True)]
+    scored = score_columns(metrics, targets, strategy, max_driver_values=max_driver_values).withColumn(
+        "fm_score", F.expr("CAST((f_score + m_score + 1) div 2 AS INT)")
     )
     return (
         scored.withColumn(

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F  # noqa: N812
 
 from ecap.lake import read_delta
-from ecap.segmentation.rfm import compute_rfm, distributed_rank, rfm_metrics, score_rfm
+from ecap.segmentation.rfm import compute_rfm, distributed_rank, rfm_metrics, score_from_rank, score_rfm
 from ecap.segmentation.synthetic import orders
 from tests.fixtures.segmentation import WriteOrders
 
@@ -191,3 +191,22 @@ def test_metrics_use_the_utc_date_of_each_order(spark: SparkSession, other_sessi
         for r in rfm_metrics(spark.createDataFrame(orders(rows)), AS_OF).collect()
     }
     assert metrics == {"x": 0, "y": 0}
+
+
+@pytest.mark.parametrize("strategy", ["values", "buckets"])
+def test_scores_equal_the_formula_applied_to_sql_rank(spark: SparkSession, strategy: str) -> None:
+    # 30% of customers share one monetary value: a tie spanning several score levels at once.
+    metrics = _random_metrics(spark, seed=21).cache()
+    n = metrics.count()
+    reference = metrics.select(
+        "customer_id",
+        F.rank().over(Window.orderBy(F.col("recency_days").desc())).alias("r"),
+        F.rank().over(Window.orderBy("frequency")).alias("f"),
+        F.rank().over(Window.orderBy("monetary")).alias("m"),
+    ).collect()
+    expected = {
+        row["customer_id"]: tuple(score_from_rank(row[c], n) for c in ("r", "f", "m")) for row in reference
+    }
+    scored = score_rfm(metrics, strategy=strategy)  # type: ignore[arg-type]
+    got = {row["customer_id"]: (row["r_score"], row["f_score"], row["m_score"]) for row in scored.collect()}
+    assert got == expected
