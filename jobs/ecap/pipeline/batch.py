@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -104,6 +105,17 @@ class BatchResult:
     referential_checked: bool
     committed_at: datetime
     alerts_by_severity: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per step (parse, dedup, write, products, kpis, fraud, quarantine)."""
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + time.monotonic() - started
 
 
 @dataclass
@@ -279,12 +291,53 @@ def _analytics(
     return written, severities
 
 
+def _with_raw_values(raw: DataFrame, invalid: pa.Table) -> pa.Table:
+    """Fill the raw value of rows that failed only on the driver (unknown products).
+
+    Spark keeps raw bytes only for rows that failed a row rule (to keep the collected batch small),
+    so the few rows quarantined for the referential rule fetch theirs back from the cached batch.
+    """
+    missing = pc.and_(pc.is_null(invalid["_raw_value"]), pc.is_null(invalid["_raw_value_base64"]))
+    if not pc.any(missing).as_py():
+        return invalid
+    wanted = invalid.filter(missing).select(PROVENANCE)
+    spark = raw.sparkSession
+    coords = spark.createDataFrame(wanted.rename_columns(["topic", "partition", "offset"]))
+    fetched = (
+        raw.join(F.broadcast(coords), ["topic", "partition", "offset"], "left_semi")
+        .select(
+            F.col("topic").alias("source_topic"),
+            F.col("partition").alias("source_partition"),
+            F.col("offset").alias("source_offset"),
+            F.when(F.is_valid_utf8(F.col("value").cast("string")), F.col("value").cast("string")).alias("_v"),
+            F.when(~F.is_valid_utf8(F.col("value").cast("string")), F.base64("value")).alias("_b"),
+        )
+        .toArrow()
+    )
+    found = {
+        (r["source_topic"], r["source_partition"], r["source_offset"]): (r["_v"], r["_b"])
+        for r in fetched.to_pylist()
+    }
+    coords_of_invalid = zip(*(invalid[c].to_pylist() for c in PROVENANCE), strict=True)
+    texts, blobs = invalid["_raw_value"].to_pylist(), invalid["_raw_value_base64"].to_pylist()
+    for i, coord in enumerate(coords_of_invalid):
+        if texts[i] is None and blobs[i] is None and coord in found:
+            texts[i], blobs[i] = found[coord]
+    out = invalid.set_column(
+        invalid.schema.get_field_index("_raw_value"), "_raw_value", pa.array(texts, pa.string())
+    )
+    return out.set_column(
+        out.schema.get_field_index("_raw_value_base64"), "_raw_value_base64", pa.array(blobs, pa.string())
+    )
+
+
 def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
     """Validate, deduplicate and commit one batch of Kafka records (columns of the Kafka source)."""
     started = time.monotonic()
     now = ctx.clock()
     quality = ctx.spec.quality
     watermark = ctx.spec.watermark_seconds
+    timings: dict[str, float] = {}
     raw = raw.persist()
     try:
         by_stream: dict[str, list[str]] = {}
@@ -303,7 +356,10 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
             if not topics:
                 continue
             table = EVENT_TABLES[stream]
-            validated = parse_and_validate(raw.where(F.col("topic").isin(topics)), stream, quality).toArrow()
+            with _timed(timings, "parse"):
+                validated = parse_and_validate(
+                    raw.where(F.col("topic").isin(topics)), stream, quality
+                ).toArrow()
             end_offsets |= _end_offsets(
                 validated.select(PROVENANCE).rename_columns(["topic", "partition", "offset"])
             )
@@ -321,14 +377,18 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
                 unknown = unknown_product_mask(validated, None)
             bad = invalid_mask(validated, unknown)
             invalid = validated.filter(bad)
-            quarantine = quarantine_rows(invalid, unknown.filter(bad), ctx.pipeline_id, batch_id, now)
+            unknown_invalid = unknown.filter(bad)
+            if pc.any(unknown_invalid).as_py():
+                invalid = _with_raw_values(raw, invalid)
+            quarantine = quarantine_rows(invalid, unknown_invalid, ctx.pipeline_id, batch_id, now)
             quarantines.append(quarantine)
             valid = validated.filter(pc.invert(bad))
             dates = event_dates(valid, watermark)
-            committed = ctx.sink.read(
-                table.table, columns=[table.id_column, "event_time", *PROVENANCE], dates=dates
-            )
-            deduped = dedupe(valid, table.id_column, committed, watermark)
+            with _timed(timings, "dedup"):
+                committed = ctx.sink.read(
+                    table.table, columns=[table.id_column, "event_time", *PROVENANCE], dates=dates
+                )
+                deduped = dedupe(valid, table.id_column, committed, watermark)
             clean = deduped.kept
             clean_tables[stream] = clean
             # Counts and quality per source topic (a stream may read several topics).
@@ -375,7 +435,8 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
         freshness: list[np.ndarray] = []
         for stream, clean in clean_tables.items():
             table = EVENT_TABLES[stream]
-            did = ctx.sink.append(table.table, clean, table.schema, batch_id, [PARTITION_COLUMN])
+            with _timed(timings, "write"):
+                did = ctx.sink.append(table.table, clean, table.schema, batch_id, [PARTITION_COLUMN])
             record(table.table, clean.num_rows, did)
             if did and clean.num_rows:
                 committed_at = datetime.now(UTC).timestamp()
@@ -383,12 +444,14 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
                 freshness.append(committed_at - event_s)
         updates = clean_tables.get("product-updates")
         if updates is not None and updates.num_rows:
-            merged = _update_products(ctx, updates, batch_id, raw)
+            with _timed(timings, "products"):
+                merged = _update_products(ctx, updates, batch_id, raw)
             if merged:
                 written[PRODUCTS_TABLE] = merged
         severities: dict[str, int] = {}
         if ctx.analytics:
-            analytics_written, severities = _analytics(ctx, raw.sparkSession, clean_tables, batch_id)
+            with _timed(timings, "analytics"):
+                analytics_written, severities = _analytics(ctx, raw.sparkSession, clean_tables, batch_id)
             written |= analytics_written
         all_quarantine = pa.concat_tables(quarantines) if quarantines else QUARANTINE_SCHEMA.empty_table()
         record(
@@ -419,17 +482,19 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
         referential_checked=referential_checked,
         committed_at=datetime.now(UTC),
         alerts_by_severity=severities,
+        timings=timings,
     )
     if ctx.metrics is not None:
         _observe(ctx.metrics, result, ctx.observe_freshness)
     log.info(
-        "batch %d: %s in %.2fs%s",
+        "batch %d: %s in %.2fs (%s)%s",
         batch_id,
         ", ".join(
             f"{t}: {c.records} in / {c.clean} clean / {c.quarantined} quarantined / {c.duplicates} dup"
             for t, c in counts.items()
         ),
         result.duration_seconds,
+        ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()),
         f" (replay: skipped {', '.join(skipped)})" if skipped else "",
     )
     return result

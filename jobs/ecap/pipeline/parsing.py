@@ -407,6 +407,13 @@ def _product_ids(stream: str, j: Column) -> Column:
     return F.array().cast("array<string>")
 
 
+def _all_null(j: Column, fields: list[str]) -> Column:
+    condition = j[fields[0]].isNull()
+    for name in fields[1:]:
+        condition = condition & j[name].isNull()
+    return condition
+
+
 @functools.cache
 def _validation_columns(stream: str, settings: QualitySettings) -> tuple[list[Column], list[Column]]:
     """The Spark expressions of one stream's parsing and rules, built once per settings.
@@ -428,10 +435,15 @@ def _validation_columns(stream: str, settings: QualitySettings) -> tuple[list[Co
             WIRE_SCHEMAS[stream],
             {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN},
         ).alias("_j"),
-        F.when(utf8_ok, F.json_object_keys(text)).isNotNull().alias("_is_object"),
         utf8_ok.alias("_utf8"),
     ]
     j = F.col("_j")
+    fields = [
+        name.split(" ")[0] for name in WIRE_SCHEMAS[stream].split(", ") if not name.startswith(CORRUPT_COLUMN)
+    ]
+    # One JSON parse per record: a value the parser could not read as an object leaves every field
+    # null and only the corrupt-record column set (a wrong type keeps the fields it could read).
+    is_object = F.coalesce(~(j[CORRUPT_COLUMN].isNotNull() & _all_null(j, fields)), F.lit(False))
     ts_text = j["timestamp"]
     event_time = F.when(ts_text.rlike(RFC3339), F.try_to_timestamp(ts_text))
     required = REQUIRED_FIELDS[stream]
@@ -440,7 +452,7 @@ def _validation_columns(stream: str, settings: QualitySettings) -> tuple[list[Co
     envelope = (
         F.when(F.col("value").isNull(), F.array(F.lit("empty_value")))
         .when(~F.col("_utf8"), F.array(F.lit("invalid_utf8")))
-        .when(~F.col("_is_object"), F.array(F.lit("malformed_json")))
+        .when(~is_object, F.array(F.lit("malformed_json")))
     )
     field_rules = [
         _rule("wrong_type", j[CORRUPT_COLUMN].isNotNull()),
@@ -464,10 +476,10 @@ def _validation_columns(stream: str, settings: QualitySettings) -> tuple[list[Co
         failed.alias("_failed_rules"),
         F.col("timestamp").alias("_kafka_timestamp"),
         F.col("key").cast("string").alias("_key_text"),
-        F.when(F.col("_is_object"), _product_ids(stream, j))
+        F.when(is_object, _product_ids(stream, j))
         .otherwise(F.array().cast("array<string>"))
         .alias("_product_ids"),
-        F.when(F.col("_is_object"), completeness).otherwise(F.lit(0.0)).alias("_completeness"),
+        F.when(is_object, completeness).otherwise(F.lit(0.0)).alias("_completeness"),
         amount.cast("double").alias("_amount"),
         F.col("value").alias("_value"),
         F.col("_utf8"),

@@ -28,6 +28,7 @@ from ecap.kafka import client_config, resolve_bootstrap
 from ecap.spark import get_spark
 from ecap_operator.api import Resource, StreamingPipelineSpec, topic_name
 
+from .attribution_query import start_attribution_query
 from .batch import BatchContext, BatchResult, TopicCounts, process_batch
 from .delta_sink import DeltaSink
 from .errors import PipelineConfigError, PipelineError
@@ -215,6 +216,7 @@ def run_pipeline(
     spark = spark or get_spark(f"ecap-pipeline-{plan.name}")
     spark.dataSource.register(KafkaSource)
     sink = DeltaSink(plan.lake, app_id="")
+    attribution_sink = DeltaSink(plan.lake, app_id="")
     kafka_out = KafkaOutputs(plan.kafka_config, plan.sink_topics) if plan.sink_topics else None
     context = BatchContext(
         pipeline_id="",
@@ -246,6 +248,19 @@ def run_pipeline(
         .trigger(processingTime=f"{plan.spec.trigger_seconds} seconds")
         .start()
     )
+    attribution = start_attribution_query(
+        spark,
+        source_options(plan),
+        plan.topic_streams,
+        plan.spec.quality,
+        plan.spec.attribution_window_minutes,
+        plan.spec.watermark_seconds,
+        f"{plan.checkpoint}/attribution",
+        attribution_sink,
+        f"ecap-attribution/{plan.namespace}/{plan.name}",
+        plan.spec.trigger_seconds,
+        f"ecap_attribution_{plan.namespace}_{plan.name}".replace("-", "_"),
+    )
     app_id = f"ecap-pipeline/{plan.namespace}/{plan.name}/{query.id}"
     sink.app_id = app_id
     context.pipeline_id = app_id
@@ -264,6 +279,10 @@ def run_pipeline(
     try:
         with _signals_stop(stop):
             while True:
+                if attribution is not None and attribution.exception() is not None:
+                    raise PipelineError(
+                        f"attribution join of {report.pipeline} failed: {attribution.exception()}"
+                    )
                 try:
                     if query.awaitTermination(1):
                         report.stopped_because = "query ended"
@@ -304,6 +323,8 @@ def run_pipeline(
         while gate.running and time.monotonic() < deadline and query.isActive:
             time.sleep(0.1)
         query.stop()
+        if attribution is not None:
+            attribution.stop()
         probe.close()
         if kafka_out is not None:
             kafka_out.close()
