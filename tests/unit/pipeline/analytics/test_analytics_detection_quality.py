@@ -23,7 +23,7 @@ from tests.fixtures.analytics import wire_transactions
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 DAYS = 3
-BATCH = timedelta(hours=18)
+BATCH = timedelta(hours=24)
 
 
 def run_detection(transactions: DataFrame, settings: FraudDetectionSettings) -> DataFrame:
