@@ -90,6 +90,8 @@ class KubeEmulator(kmock.KubernetesScaffold):
     gc_delay: float = 0.05
     """Seconds before the garbage collector runs after a write that may leave orphans (async in k8s too)."""
     _gc_pending: bool = attrs.field(default=False, init=False)
+    request_log_size: int = 200
+    """Requests kept for assertions (``emulator.requests``); kmock's matching cost grows with the log."""
     active_watches: dict[tuple[str, str, str | None], int] = attrs.field(factory=dict, init=False)
     """(group, plural, namespace or None) -> open watch streams; tests wait on it for an operator to be up."""
 
@@ -109,10 +111,28 @@ class KubeEmulator(kmock.KubernetesScaffold):
 
     @override
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
-        # kmock 0.8's path parser raises on the bare namespace collection ("/api/v1/namespaces"),
-        # so that one path is parsed here; everything else takes kmock's own way.
-        if raw_request.path.rstrip("/") != "/api/v1/namespaces":
-            return await super().__call__(raw_request)
+        try:
+            # kmock 0.8's path parser raises on the bare namespace collection ("/api/v1/namespaces"),
+            # so that one path is parsed here; everything else takes kmock's own way.
+            if raw_request.path.rstrip("/") != "/api/v1/namespaces":
+                return await super().__call__(raw_request)
+            return await self._serve_namespace_collection(raw_request)
+        finally:
+            self._trim_request_log()
+
+    def _trim_request_log(self) -> None:
+        """Keep only the latest requests: kmock matches each request against its whole log (O(n))."""
+        excess = len(self._requests) - self.request_log_size
+        if excess > 0:
+            del self._requests[:excess]
+        for payload in self._payloads:
+            recorded = payload._requests
+            if len(recorded) > self.request_log_size:
+                del recorded[: len(recorded) - self.request_log_size]
+
+    async def _serve_namespace_collection(
+        self, raw_request: aiohttp.web.BaseRequest
+    ) -> aiohttp.web.StreamResponse:
         body = await raw_request.read()
         try:
             data = json.loads(body) if body else None
