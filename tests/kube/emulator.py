@@ -90,7 +90,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
     gc_delay: float = 0.05
     """Seconds before the garbage collector runs after a write that may leave orphans (async in k8s too)."""
     _gc_pending: bool = attrs.field(default=False, init=False)
-    request_log_size: int = 200
+    request_log_size: int = 20
     """Requests kept for assertions (``emulator.requests``); kmock's matching cost grows with the log."""
     active_watches: dict[tuple[str, str, str | None], int] = attrs.field(factory=dict, init=False)
     """(group, plural, namespace or None) -> open watch streams; tests wait on it for an operator to be up."""
