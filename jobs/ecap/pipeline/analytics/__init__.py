@@ -106,11 +106,12 @@ the profile (amount, device, position), so fraud cannot make the next fraud look
     evidence ``fraud_usual_amount``, ``fraud_velocity_count``, ``fraud_travel_kmh``. Signals:
     more than velocity_max_orders in some velocity_window_minutes window holding the order;
     >= card_testing_min_count orders <= card_testing_max_amount in such a window; amount >
-    amount_multiplier x median of trusted earlier amounts; > max_travel_kmh from the previous order
-    and > 100 km from the last trusted position; local hour in night_hours [start, end); a device
-    unknown to a customer with >= 1 trusted order. Score = noisy-or of per-signal weights (velocity
-    .75, card testing .85, amount .7, travel .75, night .5, device .5). Several orders of one
-    customer in the batch are ordered by event_time with window functions (the batch is static).
+    amount_multiplier x median of trusted earlier amounts (>= 2 of them); > max_travel_kmh from the
+    previous order and > 100 km from the last trusted position; local hour in night_hours
+    [start, end); a device unknown to a customer with >= 1 trusted order. Score = noisy-or of
+    per-signal weights (velocity .75, card testing .85, amount .7, travel .75, night .5, device .5).
+    Several orders of one customer in the batch are ordered by event_time with window functions
+    (the batch is static).
 ``fraud_alerts(scored: DataFrame) -> DataFrame``
     Alert rows (``fraud.ALERT_SCHEMA``): ``alert_id`` (``alert_`` + sha256 of the transaction_id,
     so replays keep the id), ``transaction_id, customer_id, score, reasons, severity, timestamp``

@@ -50,8 +50,9 @@ SEVERITIES: Final = ((0.9, "critical"), (0.75, "high"), (0.5, "medium"))
 EARTH_RADIUS_KM: Final = 6371.0088
 MIN_TRAVEL_KM: Final = 100.0
 """Below this distance a jump between orders is city-scale noise, never impossible travel."""
-MIN_AMOUNT_HISTORY: Final = 1
-"""Trusted earlier orders needed before an amount can be unusual for the customer."""
+MIN_AMOUNT_HISTORY: Final = 2
+"""Trusted earlier orders needed before an amount can be unusual for the customer: against a single
+order, an ordinary two-item basket already looks like 4x "the usual"."""
 ESTABLISHED_ORDERS: Final = 1
 """Trusted earlier orders after which an unknown device is suspicious: one order on record already
 tells which device the customer uses."""

@@ -122,12 +122,13 @@ SCENARIO_ORDERS: list[dict[str, Any]] = [
     tx("ct-normal", "ct1", "2026-03-02T11:58:00", 60.00),
     tx("ct-two1", "ct2", "2026-03-02T12:00:00", 1.00),
     tx("ct-two2", "ct2", "2026-03-02T12:01:00", 1.00),
-    # amount: 4.8 x usual; then 3.3 x (median of 20, 25, 30, 120 = 27.5); a first order has no
-    # usual to compare with; the second order of the same batch compares with the first
+    # amount: 4.8 x usual; then 3.3 x (median of 20, 25, 30, 120 = 27.5); one earlier order is
+    # not a "usual" yet; within one batch, two earlier orders are (median of 50 and 250 = 150)
     tx("am-big", "am1", "2026-03-02T12:00:00", 120.00),
     tx("am-ok", "am1", "2026-03-02T13:00:00", 90.00),
-    tx("am-first", "am9", "2026-03-02T12:00:00", 5000.00),
-    tx("am-second", "am9", "2026-03-02T15:00:00", 25000.00),
+    tx("am-first", "am9", "2026-03-02T12:00:00", 50.00),
+    tx("am-second", "am9", "2026-03-02T13:00:00", 250.00),
+    tx("am-third", "am9", "2026-03-02T15:00:00", 900.00),
     # travel: New York an hour after Berlin; back home; 27 km away; a first-time customer jumping
     # to Tokyo within the batch; Tokyo again a day later
     tx("tr-ny", "tr1", "2026-03-02T11:00:00", **NEW_YORK),
@@ -181,11 +182,11 @@ def test_card_testing_needs_enough_tiny_orders_close_together(scenarios: dict[st
 
 
 def test_amount_far_above_the_customers_median(scenarios: dict[str, Row]) -> None:
-    assert fired(scenarios, "am-") == {"am-big": ["amount_anomaly"], "am-second": ["amount_anomaly"]}
+    assert fired(scenarios, "am-") == {"am-big": ["amount_anomaly"], "am-third": ["amount_anomaly"]}
     usual = {
-        tid: scenarios[tid]["fraud_usual_amount"] for tid in ("am-big", "am-ok", "am-first", "am-second")
+        tid: scenarios[tid]["fraud_usual_amount"] for tid in ("am-big", "am-ok", "am-second", "am-third")
     }
-    assert usual == {"am-big": 25.0, "am-ok": 27.5, "am-first": None, "am-second": 5000.0}
+    assert usual == {"am-big": 25.0, "am-ok": 27.5, "am-second": None, "am-third": 150.0}
 
 
 def test_impossible_travel_flags_the_far_order_not_the_return_home(scenarios: dict[str, Row]) -> None:
