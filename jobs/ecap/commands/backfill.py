@@ -11,7 +11,7 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "backfill", help="generate N past days and write them to the Delta tables (same engine as the stream)"
     )
-    parser.add_argument("--days", type=int, required=True, help="number of whole UTC days, ending yesterday")
+    parser.add_argument("--days", type=int, help="whole UTC days ending yesterday (default: spec or 90)")
     parser.add_argument("--lake", required=True, help="root of the Delta tables")
     parser.add_argument("--end", type=date.fromisoformat, help="last day of the period (YYYY-MM-DD)")
     parser.add_argument("--customers", type=int, help="customer population (default: spec or 10000)")
@@ -30,19 +30,12 @@ def add_parser(subparsers: Any) -> None:
 
 def backfill_command(args: argparse.Namespace) -> int:
     from ecap.pipeline import PipelineError
-    from ecap.pipeline.backfill import BackfillPlan, period, run_backfill
+    from ecap.pipeline.backfill import plan_backfill, run_backfill
     from ecap.pipeline.metrics import default_metrics
     from ecap_operator.api import DataProducerSpec, ResourceError, StreamingPipelineSpec, load_resources
 
-    producer: dict[str, Any] = {
-        "topics": {
-            "transactions": "transactions",
-            "userEvents": "user-events",
-            "productUpdates": "product-updates",
-        }
-    }
+    producer = DataProducerSpec.model_validate({"topics": {"transactions": "transactions"}})
     pipeline = StreamingPipelineSpec.model_validate({"sources": {"transactions": "transactions"}})
-    events_per_day = 2000
     if args.file:
         try:
             resources = load_resources(args.file)
@@ -53,35 +46,20 @@ def backfill_command(args: argparse.Namespace) -> int:
             r.spec for r in resources if isinstance(r.spec, DataProducerSpec) and r.spec.topics.transactions
         ]
         if producers:
-            spec = producers[0]
-            producer = spec.model_dump(by_alias=True, exclude_none=True)
-            producer["topics"] = {"transactions": "t", "userEvents": "u", "productUpdates": "p"}
-            if spec.backfill is not None:
-                events_per_day = spec.backfill.events_per_day
+            producer = producers[0]
         pipelines = [r.spec for r in resources if isinstance(r.spec, StreamingPipelineSpec)]
         if pipelines:
             pipeline = pipelines[0]
-    for option, field in (("customers", "customers"), ("seed", "seed")):
-        value = getattr(args, option)
-        if value is not None:
-            producer[field] = value
-    if args.events_per_day is not None:
-        events_per_day = args.events_per_day
+    overrides = {k: v for k, v in (("customers", args.customers), ("seed", args.seed)) if v is not None}
+    if overrides:
+        producer = producer.model_copy(update=overrides)
     try:
-        start, end = period(args.days, args.end)
-        plan = BackfillPlan(
-            producer=DataProducerSpec.model_validate(producer),
-            pipeline=pipeline,
-            start=start,
-            end=end,
-            events_per_day=events_per_day,
-            lake=args.lake,
-        )
+        plan = plan_backfill(producer, pipeline, args.lake, args.days, args.end, args.events_per_day)
         report = run_backfill(plan, metrics=default_metrics())
     except PipelineError as err:
         print(f"error: {err}")
         return 1
-    print(f"backfill {start}..{end}: {report.batches} batches ({report.stopped_because})")
+    print(f"backfill {plan.start}..{plan.end}: {report.batches} batches ({report.stopped_because})")
     for topic, c in sorted(report.topics.items()):
         print(
             f"  {topic}: {c.records} in, {c.clean} clean, {c.quarantined} quarantined, "

@@ -64,6 +64,34 @@ def period(days: int, end: date | None = None, today: date | None = None) -> tup
     return last - timedelta(days=days - 1), last
 
 
+def plan_backfill(
+    producer: DataProducerSpec,
+    pipeline: StreamingPipelineSpec,
+    lake: str,
+    days: int | None = None,
+    end: date | None = None,
+    events_per_day: int | None = None,
+) -> BackfillPlan:
+    """A plan from a DataProducer (its ``backfill`` settings are the defaults) and a pipeline's rules.
+
+    The shop always emits all three streams here: a backfill fills every table, whatever topics
+    the producer targets live.
+    """
+    settings = producer.backfill
+    day_count = days if days is not None else (settings.days if settings else 90)
+    last = end or (date.fromisoformat(settings.end) if settings and settings.end else None)
+    start, stop = period(day_count, last)
+    shop = producer.model_copy(
+        update={
+            "topics": producer.topics.model_validate(
+                {"transactions": "t", "userEvents": "u", "productUpdates": "p"}
+            )
+        }
+    )
+    volume = events_per_day if events_per_day is not None else (settings.events_per_day if settings else 2000)
+    return BackfillPlan(shop, pipeline, start, stop, volume, lake.rstrip("/"))
+
+
 def topic_streams() -> dict[str, str]:
     return {f"{BACKFILL_TOPIC_PREFIX}{s}": s for s in ("transactions", "user-events", "product-updates")}
 

@@ -53,7 +53,9 @@ def test_every_record_lands_in_exactly_one_place(
         b"\xff\xfe\x00",
     ]
     t.produce(t.transactions, tx_values, key=lambda i: f"k{i % 4}".encode())
-    ue = [user_event(n, recent(700 - n), product=1 + n % 5) for n in range(30)]  # sessions start before the orders
+    ue = [
+        user_event(n, recent(700 - n), product=1 + n % 5) for n in range(30)
+    ]  # sessions start before the orders
     unknown_product = encode(user_event(99, recent(30), product=77))
     ue_values = [encode(e) for e in ue] + [encode(ue[3])] + [unknown_product]
     t.produce(t.user_events, ue_values)
@@ -61,6 +63,7 @@ def test_every_record_lands_in_exactly_one_place(
     resources = load_resources(t.resources_file)
     pipeline = next(r for r in resources if r.kind == "StreamingPipeline")
     lake = tmp_path / "lake"
+    registry = CollectorRegistry()
     report = run_pipeline(
         pipeline,
         resources,
@@ -68,7 +71,7 @@ def test_every_record_lands_in_exactly_one_place(
         lake=str(lake),
         until_idle=3.0,
         spark=spark,
-        metrics=PipelineMetrics(CollectorRegistry()),
+        metrics=PipelineMetrics(registry),
     )
     assert report.stopped_because.startswith("idle")
 
@@ -94,6 +97,17 @@ def test_every_record_lands_in_exactly_one_place(
     u = report.topics[t.user_events]
     assert (u.records, u.clean, u.quarantined, u.duplicates) == (len(ue_values), 30, 1, 1)
     assert u.records == u.clean + u.quarantined + u.duplicates
+
+    # The Prometheus metrics say the same.
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert sample("ecap_pipeline_records_in_total", topic=t.transactions) == len(tx_values)
+    assert sample("ecap_pipeline_records_quarantined_total", topic=t.transactions) == 5
+    assert sample("ecap_pipeline_duplicates_total", topic=t.user_events) == 1
+    assert sample("ecap_pipeline_records_out_total", table="transactions") == 41
+    assert sample("ecap_pipeline_consumer_lag", topic=t.transactions, partition="0") == 0
+    assert (sample("ecap_pipeline_freshness_seconds_count") or 0) > 0
 
     dq = _table(lake, "data_quality").to_pyarrow_table()
     sums = {
