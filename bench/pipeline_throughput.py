@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import tempfile
 import threading
 import time
@@ -157,6 +158,9 @@ def main() -> None:
     parser.add_argument("--rate-seconds", type=float, default=30)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    # Per-batch step timings (parse, dedup, write, products, analytics) from the batch engine.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("ecap.pipeline.batch").setLevel(logging.INFO)
     work = Path(tempfile.mkdtemp(prefix="ecap-bench-pipeline-"))
     with EmbeddedBroker(port=free_port(), log_path=work / "broker.log") as broker:
         bootstrap = broker.bootstrap_servers
