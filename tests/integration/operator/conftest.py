@@ -104,11 +104,21 @@ def shared_operator(
 
 
 @pytest.fixture
-def operator(shared_operator: OperatorProcess, kube_namespace: str) -> OperatorProcess:
-    """The module's operator, its problem check starting at this test (each test has its namespace)."""
+def operator(
+    shared_operator: OperatorProcess, kube_api: EmulatorServer, kube_namespace: str
+) -> Iterator[OperatorProcess]:
+    """The module's operator, its problem check starting at this test (each test has its namespace).
+
+    Afterwards, no field the operator wrote may have been pruned: a real API server drops fields a
+    CRD schema (ours, Strimzi's, the Spark Operator's) does not declare, silently.
+    """
     assert shared_operator.running, f"the operator exited:\n{shared_operator.tail()}"
     shared_operator.mark()
-    return shared_operator
+    yield shared_operator
+    pruned = kube_api.call(
+        lambda: [p for p in kube_api.emulator.store.pruned if p.namespace == kube_namespace]
+    )
+    assert pruned == [], f"fields a real API server would drop: {pruned}"
 
 
 @pytest.fixture
