@@ -42,11 +42,16 @@ class StrimziPlayer(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        """Follow a watch (cheap for the API) rather than listing every topic over and over."""
+        since: str | None = None
         while not self.stopping.is_set():
-            for topic in self.kube.list(STRIMZI, "kafkatopics", self.namespace):
-                if not (topic.get("status") or {}).get("conditions"):
+            for event in self.kube.watch(STRIMZI, "kafkatopics", self.namespace, resource_version=since,
+                                         timeout_seconds=2):
+                topic = event["object"]
+                since = topic["metadata"].get("resourceVersion", since)
+                unmarked = not (topic.get("status") or {}).get("conditions")
+                if event["type"] in ("ADDED", "MODIFIED") and unmarked:
                     mark_ready(self.kube, topic)
-            self.stopping.wait(0.05)
 
 
 def mark_ready(kube: KubeClient, topic: dict[str, Any]) -> None:
