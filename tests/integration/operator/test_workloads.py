@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.kube.client import KubeClient, wait_for
@@ -263,14 +262,6 @@ def test_delta_table_apply_job_and_maintenance_cronjob(
     assert operator.problems() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "operator bug: DeltaTable.spec.maintenance defaults to ON and only an explicit null turns it "
-        "off, but a merge patch (kubectl patch/apply) with null removes the key, so maintenance cannot "
-        "be switched off that way; needs an explicit switch such as maintenance.enabled: false"
-    ),
-)
 def test_maintenance_can_be_switched_off_with_a_merge_patch(
     kube: KubeClient, kube_namespace: str, operator: OperatorProcess, controllers: Controllers
 ) -> None:
@@ -290,5 +281,6 @@ def test_maintenance_can_be_switched_off_with_a_merge_patch(
         ns,
     )
     controllers.wait_child("batch/v1", "cronjobs", "t-maintain")
-    kube.patch(ECAP, "deltatables", "t", {"spec": {"maintenance": None}}, ns)
+    # maintenance.enabled is the switch: a merge patch with maintenance: null brings the default back.
+    kube.patch(ECAP, "deltatables", "t", {"spec": {"maintenance": {"enabled": False}}}, ns)
     controllers.wait_gone("batch/v1", "cronjobs", "t-maintain", timeout=5)
