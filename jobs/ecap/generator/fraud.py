@@ -4,7 +4,8 @@ Normal behaviour is kept clean on purpose (customers shop from their home city, 
 at amounts near their usual basket, and never check out between 02:00 and 04:00 local time), so
 each injected type stands out on the signal DOMAIN.md names:
 
-- velocity_attack: 5-10 orders by one customer within a few minutes;
+- velocity_attack: 6-10 orders by one customer within a few minutes (more than the 5 a
+  customer may legitimately place in the detector's default window);
 - card_testing: 5-15 orders below 3.00 (a near-total discount on a cheap item) within minutes,
   paid by credit card;
 - amount_anomaly: one order of 5-20x the customer's average so far (customers with >= 2 orders);
@@ -34,7 +35,7 @@ from .orders import TAX_BASIS_POINTS, Order, OrderHistory, draw_payment
 from .population import Population, random_device
 from .sessions import QUIET_HOURS, T
 
-BURST_SIZES: Final[dict[str, tuple[int, int]]] = {"velocity_attack": (5, 10), "card_testing": (5, 15)}
+BURST_SIZES: Final[dict[str, tuple[int, int]]] = {"velocity_attack": (6, 10), "card_testing": (5, 15)}
 AMOUNT_FACTOR_RANGE: Final = (5.0, 20.0)
 CARD_TEST_TOTAL_CENTS: Final = (50, 299)
 IMPOSSIBLE_TRAVEL_MIN_KM: Final = 5_000.0
@@ -168,6 +169,19 @@ def _start(ctx: FraudContext, t0: int, t1: int, city: int, span_ms: int = 0) -> 
     return None
 
 
+def _start_after_history(ctx: FraudContext, customer: int, t0: int, t1: int) -> int | None:
+    """Like ``_start``, but after every order the customer already has (at least a minute later).
+
+    The history already holds this window's orders, some of them later than a random moment in it:
+    "5-20x the usual spend" and "a never-seen device" only mean something against orders before.
+    """
+    last = int(ctx.history.last_ts_ms[customer])
+    lower = max(t0, last + 60_000 - SESSION_LEAD_MS)
+    if lower >= t1:
+        return None
+    return _start(ctx, lower, t1, int(ctx.population.city[customer]))
+
+
 def _any_customer(ctx: FraudContext) -> int:
     return int(ctx.rng.integers(0, ctx.population.size))
 
@@ -227,7 +241,7 @@ def amount_anomaly(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> l
     if candidates.size == 0:
         return None
     customer = int(candidates[int(ctx.rng.integers(0, candidates.size))])
-    ts = _start(ctx, t0, t1, int(ctx.population.city[customer]))
+    ts = _start_after_history(ctx, customer, t0, t1)
     if ts is None:
         return None
     usual = ctx.history.usual_spend_cents(customer)
@@ -299,7 +313,7 @@ def device_anomaly(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> l
     if candidates.size == 0:
         return None
     customer = int(candidates[int(ctx.rng.integers(0, candidates.size))])
-    ts = _start(ctx, t0, t1, int(ctx.population.city[customer]))
+    ts = _start_after_history(ctx, customer, t0, t1)
     if ts is None:
         return None
     _, _, device = random_device(ctx.rng)
