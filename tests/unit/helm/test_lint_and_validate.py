@@ -7,15 +7,11 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.upstream import ObjectValidator
+
 from .chart import VALUES_DIR, Chart
-from .validation import ChartObjectValidator
 
 VALUES_FILES = sorted(VALUES_DIR.glob("*.yaml"))
-
-
-@pytest.fixture(scope="module")
-def object_validator(upstream_crds: dict[tuple[str, str], dict[str, Any]]) -> ChartObjectValidator:
-    return ChartObjectValidator(upstream_crds)
 
 
 @pytest.mark.parametrize("values_file", [None, *VALUES_FILES], ids=lambda p: p.stem if p else "defaults")
@@ -27,7 +23,7 @@ def test_should_pass_helm_lint_strict(chart: Chart, values_file: Path | None) ->
 
 @pytest.mark.parametrize("values_file", [None, *VALUES_FILES], ids=lambda p: p.stem if p else "defaults")
 def test_should_render_only_valid_objects(
-    chart: Chart, object_validator: ChartObjectValidator, values_file: Path | None
+    chart: Chart, object_validator: ObjectValidator, values_file: Path | None
 ) -> None:
     rendered = chart.template(values_files=[values_file] if values_file else [])
     assert rendered.objects, "nothing rendered"
@@ -49,7 +45,7 @@ def test_should_validate_monitoring_kinds_against_the_prometheus_operator_crds(
     assert {("monitoring.coreos.com", kind) for kind in kinds} <= set(upstream_crds)
 
 
-def test_should_catch_an_invalid_object(default_render: Any, object_validator: ChartObjectValidator) -> None:
+def test_should_catch_an_invalid_object(default_render: Any, object_validator: ObjectValidator) -> None:
     """The validation above can fail: a misspelt field in a rendered Deployment is reported."""
     deployment = dict(default_render.operator_deployment)
     deployment["spec"] = {**deployment["spec"], "replica": 1}
