@@ -13,21 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ecap_operator.kube import PLURALS, ObjectRef
+from tests.kube.patching import merge_patch
 
 Manifest = dict[str, Any]
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, Mapping):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 class FakeKubeApi:
@@ -35,6 +23,7 @@ class FakeKubeApi:
         self.objects: dict[ObjectRef, Manifest] = {}
         self.calls: list[tuple[str, str, str]] = []  # (verb, apiVersion, kind)
         self._ids = itertools.count(1)
+        self.status_patches: list[tuple[ObjectRef, Manifest]] = []
 
     def _record(self, verb: str, api_version: str, kind: str) -> None:
         if (api_version, kind) not in PLURALS:
@@ -74,6 +63,17 @@ class FakeKubeApi:
         updated["metadata"]["resourceVersion"] = str(next(self._ids))
         self.objects[ref] = updated
         return copy.deepcopy(updated)
+
+    def patch_status(self, ref: ObjectRef, body: Mapping[str, Any]) -> Manifest | None:
+        """The status subresource: only ``status`` changes (recorded as kind ``<Kind>/status``)."""
+        self._record("patch", ref.api_version, ref.kind)
+        self.status_patches.append((ref, copy.deepcopy(dict(body))))
+        current = self.objects.get(ref)
+        if current is None:
+            return None
+        current["status"] = merge_patch(current.get("status"), body)
+        current["metadata"]["resourceVersion"] = str(next(self._ids))
+        return copy.deepcopy(current)
 
     def delete(self, ref: ObjectRef) -> bool:
         self._record("delete", ref.api_version, ref.kind)
