@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 from typing import Any
 
@@ -29,6 +30,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def backfill_command(args: argparse.Namespace) -> int:
+    from ecap.commands.pipeline import print_counts
     from ecap.pipeline import PipelineError
     from ecap.pipeline.backfill import plan_backfill, run_backfill
     from ecap.pipeline.metrics import default_metrics
@@ -57,14 +59,8 @@ def backfill_command(args: argparse.Namespace) -> int:
         plan = plan_backfill(producer, pipeline, args.lake, args.days, args.end, args.events_per_day)
         report = run_backfill(plan, metrics=default_metrics())
     except PipelineError as err:
-        print(f"error: {err}")
+        print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"backfill {plan.start}..{plan.end}: {report.batches} batches ({report.stopped_because})")
-    for topic, c in sorted(report.topics.items()):
-        print(
-            f"  {topic}: {c.records} in, {c.clean} clean, {c.quarantined} quarantined, "
-            f"{c.duplicates} duplicates"
-        )
-    for table, rows in sorted(report.rows_written.items()):
-        print(f"  -> {table}: {rows} rows")
+    print_counts(report)
     return 0

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ecap.pipeline.runner import PipelineReport
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +82,21 @@ def run_command(args: argparse.Namespace) -> int:
                 metrics=metrics,
             )
         except PipelineError as err:
-            print(f"error: {err}")
+            print(f"error: {err}", file=sys.stderr)
             return 1
         print(f"{report.pipeline}: {report.batches} batches, stopped: {report.stopped_because}")
-        for topic, c in sorted(report.topics.items()):
-            print(
-                f"  {topic}: {c.records} in, {c.clean} clean, {c.quarantined} quarantined, "
-                f"{c.duplicates} duplicates"
-            )
-        for table, rows in sorted(report.rows_written.items()):
-            print(f"  -> {table}: {rows} rows")
+        print_counts(report)
         if stop.is_set():
             break
     return status
+
+
+def print_counts(report: PipelineReport) -> None:
+    """Where every record of a run went, per topic, and the rows each table gained."""
+    for topic, c in sorted(report.topics.items()):
+        print(
+            f"  {topic}: {c.records} in, {c.clean} clean, {c.quarantined} quarantined, "
+            f"{c.duplicates} duplicates"
+        )
+    for table, rows in sorted(report.rows_written.items()):
+        print(f"  -> {table}: {rows} rows")
