@@ -196,6 +196,16 @@ class KubeApi:
         result: Manifest = self._check(status, payload, f"patch {ref}")
         return result
 
+    def patch_status(self, ref: ObjectRef, body: Mapping[str, Any]) -> Manifest | None:
+        """JSON merge patch of the status subresource (``body`` is the status itself); None when gone."""
+        status, payload = self._call(
+            "PATCH", f"{object_path(ref)}/status", {"status": dict(body)}, content_type=MERGE_PATCH
+        )
+        if status == 404:
+            return None
+        result: Manifest = self._check(status, payload, f"patch status of {ref}")
+        return result
+
     def delete(self, ref: ObjectRef) -> bool:
         """Delete with background propagation; False when it was already gone."""
         body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}

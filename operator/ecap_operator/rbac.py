@@ -24,31 +24,29 @@ class Rule(NamedTuple):
 
 _CRUD: Final = ("get", "create", "patch")
 
+_WATCH: Final = ("list", "watch")
+
 RULES: Final[tuple[Rule, ...]] = (
     # kopf lists, watches and patches our kinds (finalizer, progress annotations); engine.fetch_topics
-    # gets the KafkaTopics a producer or pipeline references.
-    *(
-        Rule(
-            GROUP,
-            kind.plural,
-            ("get", "list", "watch", "patch") if kind.kind == "KafkaTopic" else ("list", "watch", "patch"),
-            "namespace",
-        )
-        for kind in KINDS.values()
-    ),
-    # Status is written through the status subresource (kopf applies patch.status there).
+    # gets the KafkaTopics a producer or pipeline references; a child's change gets its owner
+    # (handlers.refresh_owner) to refresh the owner's status.
+    *(Rule(GROUP, kind.plural, ("get", "list", "watch", "patch"), "namespace") for kind in KINDS.values()),
+    # Status is written through the status subresource (kube.KubeApi.patch_status).
     *(Rule(GROUP, f"{kind.plural}/status", ("patch",), "namespace") for kind in KINDS.values()),
     # kopf posts Kubernetes events about handler outcomes.
     Rule("", "events", ("create",), "namespace"),
     # Children: create-or-patch (kube.KubeApi.get/create/patch); delete where a spec change removes a kind
-    # of child (stale apply Jobs, the maintenance CronJob, the other Spark application kind).
+    # of child (stale apply Jobs, the maintenance CronJob, the other Spark application kind). kopf lists and
+    # watches the workload children so their changes refresh the owner's status at once.
     Rule("", "configmaps", _CRUD, "namespace"),
     Rule("", "services", _CRUD, "namespace"),
-    Rule("apps", "deployments", _CRUD, "namespace"),
-    Rule("batch", "jobs", ("get", "create", "list", "delete"), "namespace"),
-    Rule("batch", "cronjobs", (*_CRUD, "delete"), "namespace"),
-    Rule("sparkoperator.k8s.io", "sparkapplications", (*_CRUD, "delete"), "namespace"),
-    Rule("sparkoperator.k8s.io", "scheduledsparkapplications", (*_CRUD, "delete"), "namespace"),
+    Rule("apps", "deployments", (*_CRUD, *_WATCH), "namespace"),
+    Rule("batch", "jobs", ("get", "create", "list", "watch", "delete"), "namespace"),
+    Rule("batch", "cronjobs", (*_CRUD, "delete", *_WATCH), "namespace"),
+    Rule("sparkoperator.k8s.io", "sparkapplications", (*_CRUD, "delete", *_WATCH), "namespace"),
+    Rule("sparkoperator.k8s.io", "scheduledsparkapplications", (*_CRUD, "delete", *_WATCH), "namespace"),
+    # kopf watches Strimzi topics in the namespaces it watches (the usual place: next to the KafkaTopic).
+    Rule("kafka.strimzi.io", "kafkatopics", _WATCH, "namespace"),
     # Strimzi topics, possibly in another namespace; deleted by the KafkaTopic finalizer (deletionPolicy).
     Rule("kafka.strimzi.io", "kafkatopics", (*_CRUD, "delete"), "strimzi"),
     # kopf's resource scanning: it lists and watches CRDs to find (and follow) the ecap.io kinds.

@@ -40,6 +40,9 @@ class OperatorSettings(BaseSettings):
     timer_initial_delay: Annotated[float, Field(ge=0)] = 10.0
     retry_delay: Annotated[int, Field(ge=1)] = 15
     """Seconds before a handler waiting on a dependency (a missing KafkaTopic) tries again."""
+    workers: Annotated[int, Field(ge=1)] = 32
+    """Threads running the (synchronous) reconcile handlers; kopf's default is the CPU count plus four,
+    which a burst of objects with their timers and child events keeps busy."""
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
     """Port of the operator's Prometheus metrics; 0 disables the endpoint."""
     finalizer: str = "ecap.io/finalizer"

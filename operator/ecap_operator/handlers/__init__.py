@@ -1,10 +1,15 @@
-"""kopf handlers for the five ecap.io kinds: thin wrappers around ``engine.reconcile``.
+"""kopf handlers for the five ecap.io kinds and their children: thin wrappers around ``engine.reconcile``.
 
 Per kind ``<kind>`` (lowercase): ``<kind>_create``, ``<kind>_update``, ``<kind>_resume`` (reconcile and
 write status), ``<kind>_timer`` (every ``timer_interval`` s: repair drift, refresh status),
 ``<kind>_event`` (forget deleted objects in the metrics), and for
-KafkaTopic ``kafkatopic_delete`` (finalizer: delete or release the Strimzi topic). Status is always
-written through ``patch.status``; handlers return None.
+KafkaTopic ``kafkatopic_delete`` (finalizer: delete or release the Strimzi topic). Per child kind
+(``children.CHILD_KINDS``) ``child_<plural>``: a child with our labels changed, so its owner's status is
+refreshed at once (read only; drift repair stays with the change handlers and the timer).
+
+Status is written straight to the status subresource under the owner's lock (``engine.OwnerLocks``), never
+through kopf's ``patch``: kopf applies that after the handler returns, when a child event may already have
+written a newer status. Handlers return None.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from dataclasses import asdict
 from typing import Any, Final
 
 import kopf
+from kubernetes.client import ApiClient
 
-from ..api import GROUP, KINDS, VERSION
+from ..api import API_VERSION, GROUP, KINDS, VERSION
 from ..builders import Owner
 from ..conditions import utc_now
 from ..errors import (
@@ -27,11 +33,21 @@ from ..errors import (
     OperatorError,
     PartitionDecreaseError,
 )
-from ..kube import KubeApi, credentials, load_configuration
+from ..kube import KubeApi, ObjectRef, credentials, load_configuration
+from ..labels import MANAGED_BY, MANAGED_BY_KEY
 from ..metrics import OperatorMetrics
 from ..reconcile import Context, error_status
 from ..settings import OperatorSettings
-from .engine import Runtime, reconcile, release_kafka_topic
+from .children import (
+    CHILD_KINDS,
+    ChildKind,
+    owner_of,
+    refresh_allowed,
+    seen_child,
+    status_unchanged,
+    wants_refresh,
+)
+from .engine import Known, Runtime, reconcile, release_kafka_topic
 
 HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "timer", "event")
 
@@ -40,6 +56,11 @@ def handler_ids() -> list[str]:
     """Every handler id the operator registers (kopf records progress under these names)."""
     ids = [f"{kind.lower()}_{event}" for kind in KINDS for event in HANDLER_EVENTS]
     return [*ids, "kafkatopic_delete", "ecap_startup", "ecap_login"]
+
+
+def child_handler_ids() -> list[str]:
+    """The ids of the handlers that follow children (one per kind in ``children.CHILD_KINDS``)."""
+    return [child.handler_id for child in CHILD_KINDS]
 
 
 class RuntimeHolder:
@@ -58,10 +79,46 @@ def _context(body: Mapping[str, Any], settings: OperatorSettings) -> Context:
     return Context(body=body, owner=Owner.from_body(body), settings=settings, now=utc_now())
 
 
+def _outcome(
+    kind: str,
+    ctx: Context,
+    runtime: Runtime,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    *,
+    repair: bool = True,
+    known: Known | None = None,
+) -> tuple[dict[str, Any], OperatorError | None]:
+    """The status to write, and the error that stopped reconciliation (its condition is in the status)."""
+    metrics = runtime.metrics
+    try:
+        status = reconcile(kind, ctx, runtime.api, logger, repair=repair, known=known)
+    except OperatorError as err:
+        failed = error_status(ctx, err)
+        if metrics is not None:
+            if repair:
+                metrics.reconciled(kind, "error" if _permanent(err) else "retry")
+            metrics.phases.observe(kind, ctx.owner.namespace, ctx.owner.name, failed.get("phase"))
+        return failed, err
+    if metrics is not None:
+        if repair:
+            metrics.reconciled(kind, "success")
+        metrics.phases.observe(kind, ctx.owner.namespace, ctx.owner.name, status.get("phase"))
+    return status, None
+
+
+def _permanent(err: OperatorError) -> bool:
+    return isinstance(err, InvalidSpecError | PartitionDecreaseError | ChildConflictError)
+
+
+def owner_ref(kind: str, body: Mapping[str, Any]) -> ObjectRef:
+    meta = body.get("metadata") or {}
+    return ObjectRef(API_VERSION, kind, str(meta.get("namespace") or "default"), str(meta.get("name")))
+
+
 def handle(
     kind: str,
     body: Mapping[str, Any],
-    patch: kopf.Patch,
+    patch: kopf.Patch | None,
     logger: logging.Logger | logging.LoggerAdapter[Any],
     runtime: Runtime,
     *,
@@ -69,31 +126,63 @@ def handle(
 ) -> None:
     """Reconcile and write status; map our errors to conditions and to kopf's retry semantics.
 
+    With a ``patch`` the status goes into it (for callers that apply it themselves); without one it is
+    written to the status subresource while the owner's lock is held (what the registered handlers do).
     Change handlers raise PermanentError (invalid spec, refused change, conflict: retrying cannot help)
     or TemporaryError (missing topic, API trouble: retry after ``retry_delay``). The timer only records
     the condition: it runs again anyway.
     """
     ctx = _context(body, runtime.settings)
-    metrics = runtime.metrics
-    try:
-        status = reconcile(kind, ctx, runtime.api, logger)
-    except OperatorError as err:
-        failed = error_status(ctx, err)
-        patch.setdefault("status", {}).update(failed)
-        permanent = isinstance(err, InvalidSpecError | PartitionDecreaseError | ChildConflictError)
-        if metrics is not None:
-            metrics.reconciled(kind, "error" if permanent else "retry")
-            metrics.phases.observe(kind, ctx.owner.namespace, ctx.owner.name, failed.get("phase"))
-        if from_timer:
-            logger.warning("%s/%s not reconciled: %s", kind, ctx.owner.name, err)
-            return
-        if permanent:
-            raise kopf.PermanentError(str(err)) from err
-        raise kopf.TemporaryError(str(err), delay=runtime.settings.retry_delay) from err
-    patch.setdefault("status", {}).update(status)
-    if metrics is not None:
-        metrics.reconciled(kind, "success")
-        metrics.phases.observe(kind, ctx.owner.namespace, ctx.owner.name, status.get("phase"))
+    if patch is not None:
+        status, err = _outcome(kind, ctx, runtime, logger)
+        patch.setdefault("status", {}).update(status)
+    else:
+        ref = owner_ref(kind, body)
+        with runtime.locks(ref):
+            status, err = _outcome(kind, ctx, runtime, logger)
+            try:
+                runtime.api.patch_status(ref, status)
+            except KubeApiError as write_err:
+                if from_timer:
+                    logger.warning("%s status not written: %s", ref, write_err)
+                    return
+                raise kopf.TemporaryError(str(write_err), delay=runtime.settings.retry_delay) from write_err
+    if err is None:
+        return
+    if from_timer:
+        logger.warning("%s/%s not reconciled: %s", kind, ctx.owner.name, err)
+        return
+    if _permanent(err):
+        raise kopf.PermanentError(str(err)) from err
+    raise kopf.TemporaryError(str(err), delay=runtime.settings.retry_delay) from err
+
+
+def refresh_owner(
+    child: Mapping[str, Any],
+    event_type: str | None,
+    runtime: Runtime,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> str:
+    """A child changed: recompute its owner's status from the children as they are now, and write it if it
+    differs. Returns what was done (for the log and tests). Raises KubeApiError."""
+    if not wants_refresh(event_type, child):
+        return "ignored"
+    ref = owner_of(child)
+    if ref is None:
+        return "no owner"
+    with runtime.locks(ref):
+        body = runtime.api.get(ref)
+        if body is None or not refresh_allowed(body):
+            return "skipped"
+        ctx = _context(body, runtime.settings)
+        status, _ = _outcome(
+            ref.kind, ctx, runtime, logger, repair=False, known=seen_child(event_type, child)
+        )
+        if status_unchanged(body.get("status"), status):
+            return "unchanged"
+        runtime.api.patch_status(ref, status)
+    logger.info("%s status refreshed after a %s change", ref, (child.get("kind") or "child"))
+    return "refreshed"
 
 
 def register(
@@ -122,12 +211,19 @@ def register(
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage()
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage()
         settings.posting.level = logging.WARNING
+        # Reconciles are synchronous (kube.KubeApi): they share this pool with nothing else; the event
+        # handlers that only touch memory are async and stay off it.
+        settings.execution.max_workers = holder_settings.workers
         # Deletion waits for the object's timers to stop; a sync timer cannot be cancelled, so kopf checks
         # again every `cancellation_polling` seconds (default 60: a minute-long `kubectl delete`).
         settings.background.cancellation_polling = 0.5
         if holder.runtime is None:
             try:
-                holder.runtime = Runtime(KubeApi.from_environment(), holder_settings, metrics)
+                configuration = load_configuration()
+                # One connection per worker thread (the client's default pool is 5 per CPU).
+                configuration.connection_pool_maxsize = holder_settings.workers
+                api = KubeApi(ApiClient(configuration))
+                holder.runtime = Runtime(api, holder_settings, metrics)
             except KubeConfigError as err:
                 raise kopf.PermanentError(str(err)) from err
         if holder_settings.metrics_port:
@@ -137,6 +233,8 @@ def register(
 
     for kind in KINDS:
         _register_kind(registry, kind, settings, holder, metrics)
+    for child in CHILD_KINDS:
+        _register_child(registry, child, holder)
 
     @kopf.on.delete(GROUP, VERSION, KINDS["KafkaTopic"].plural, id="kafkatopic_delete", registry=registry)
     def kafkatopic_delete(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
@@ -160,17 +258,21 @@ def _register_kind(
     plural = KINDS[kind].plural
     prefix = kind.lower()
 
-    def on_change(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
-        handle(kind, body, patch, logger, holder.get(), from_timer=False)
+    def on_change(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+        handle(kind, body, None, logger, holder.get(), from_timer=False)
 
-    def on_timer(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
-        handle(kind, body, patch, logger, holder.get(), from_timer=True)
+    def on_timer(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+        handle(kind, body, None, logger, holder.get(), from_timer=True)
 
-    def on_event(event: kopf.RawEvent, **_: Any) -> None:
-        """Forget a deleted object's phase (the resources gauge counts live objects only)."""
+    async def on_event(event: kopf.RawEvent, **_: Any) -> None:
+        """Forget a deleted object's phase (the resources gauge counts live objects only) and its lock.
+
+        Async: it only touches memory, so it must not wait for a thread of the reconcile pool."""
         if event["type"] == "DELETED":
             meta = event["object"].get("metadata") or {}
             metrics.phases.forget(kind, str(meta.get("namespace")), str(meta.get("name")))
+            if holder.runtime is not None:
+                holder.runtime.locks.forget(owner_ref(kind, event["object"]))
 
     kopf.on.event(GROUP, VERSION, plural, id=f"{prefix}_event", registry=registry)(on_event)
     on_change.__doc__ = f"A {kind} was created, changed or found at startup: reconcile its children."
@@ -187,3 +289,25 @@ def _register_kind(
         initial_delay=settings.timer_initial_delay,
         registry=registry,
     )(on_timer)
+
+
+def _register_child(registry: kopf.OperatorRegistry, child: ChildKind, holder: RuntimeHolder) -> None:
+    """Follow one kind of child (only ours: the managed-by label); a missing CRD only makes kopf warn."""
+
+    def on_child_event(event: kopf.RawEvent, logger: kopf.Logger, **_: Any) -> None:
+        obj = event["object"]
+        try:
+            refresh_owner(obj, event.get("type"), holder.get(), logger)
+        except KubeApiError as err:
+            # The owner's timer refreshes it later; event handlers are not retried by kopf.
+            logger.warning("owner of %s not refreshed: %s", (obj.get("metadata") or {}).get("name"), err)
+
+    on_child_event.__doc__ = f"A {child.plural} child changed: refresh its owner's status."
+    kopf.on.event(
+        child.group,
+        child.version,
+        child.plural,
+        id=child.handler_id,
+        labels={MANAGED_BY_KEY: MANAGED_BY},
+        registry=registry,
+    )(on_child_event)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -52,6 +53,29 @@ Manifest = dict[str, Any]
 Live = dict[ObjectRef, Manifest | None]
 
 
+class OwnerLocks:
+    """One lock per ecap.io object. Its change handlers, its timer and its children's events each read the
+    children and write the status under it, so a status computed from an older view of the children never
+    overwrites one computed from a newer view (kopf runs an object's timer beside its change handlers)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[ObjectRef, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def __call__(self, ref: ObjectRef) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(ref, threading.Lock())
+
+    def forget(self, ref: ObjectRef) -> None:
+        """The object is gone: drop its lock (a handler still holding it keeps its own reference)."""
+        with self._guard:
+            self._locks.pop(ref, None)
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._locks)
+
+
 @dataclass
 class Runtime:
     """What every handler needs: the API client and the settings (set up once at operator startup)."""
@@ -59,16 +83,25 @@ class Runtime:
     api: KubeApi
     settings: OperatorSettings
     metrics: OperatorMetrics | None = None
+    locks: OwnerLocks = field(default_factory=OwnerLocks)
+
+
+Known = Mapping[ObjectRef, Manifest | None]
+"""Children already read (or just seen in a watch event): not read again."""
 
 
 def apply(
-    api: KubeApi, desired: Desired, ctx: Context, logger: logging.Logger | logging.LoggerAdapter[Any]
+    api: KubeApi,
+    desired: Desired,
+    ctx: Context,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    known: Known | None = None,
 ) -> Live:
     """Create-or-patch every desired child, delete stale ones; return the children as they now are."""
     live: Live = {}
     for child in desired.children:
         ref = ObjectRef.of(child)
-        observed = api.get(ref)
+        observed = known[ref] if known is not None and ref in known else api.get(ref)
         decision = decide(child, observed, ctx.owner)
         if decision.action is Action.CREATE:
             created, ok = api.create(child)
@@ -98,6 +131,12 @@ def apply(
     return live
 
 
+def observe(api: KubeApi, desired: Desired, known: Known | None = None) -> Live:
+    """The desired children as they are now, read only: what a status refresh needs (no repair)."""
+    refs = [ObjectRef.of(child) for child in desired.children]
+    return {ref: known[ref] if known is not None and ref in known else api.get(ref) for ref in refs}
+
+
 def fetch_topics(api: KubeApi, ctx: Context, spec: BaseModel) -> dict[str, Manifest | None]:
     """The ecap.io KafkaTopics the spec references, by name (None where absent)."""
     names = sorted(set(topic_refs(spec).values()))
@@ -105,27 +144,47 @@ def fetch_topics(api: KubeApi, ctx: Context, spec: BaseModel) -> dict[str, Manif
 
 
 def reconcile(
-    kind: str, ctx: Context, api: KubeApi, logger: logging.Logger | logging.LoggerAdapter[Any]
+    kind: str,
+    ctx: Context,
+    api: KubeApi,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    *,
+    repair: bool = True,
+    known: Known | None = None,
 ) -> Manifest:
-    """One full reconciliation of one object; returns the status patch. Raises OperatorError subclasses."""
+    """One full reconciliation of one object; returns the status patch. Raises OperatorError subclasses.
+
+    With ``repair=False`` nothing is written: the children are only read (``known`` ones, e.g. from a
+    watch event, are not read again) and the status computed from them (a child changed; drift repair
+    stays with the change handlers and the timer).
+    """
     spec = parse_spec(kind, ctx.body)
+
+    def children(desired: Desired) -> Live:
+        return apply(api, desired, ctx, logger) if repair else observe(api, desired, known)
+
     if isinstance(spec, KafkaTopicSpec):
         desired = desired_kafka_topic(ctx, spec)
         ref = ObjectRef.of(desired.children[0])
-        check_partitions(spec, api.get(ref))
-        return status_kafka_topic(ctx, spec, apply(api, desired, ctx, logger))
+        if not repair:
+            live = observe(api, desired, known)
+            check_partitions(spec, live[ref])
+            return status_kafka_topic(ctx, spec, live)
+        observed = api.get(ref)
+        check_partitions(spec, observed)
+        return status_kafka_topic(ctx, spec, apply(api, desired, ctx, logger, known={ref: observed}))
     if isinstance(spec, DataProducerSpec):
         topics = resolve_topics(ctx.owner, spec, fetch_topics(api, ctx, spec))
-        live = apply(api, desired_data_producer(ctx, spec, topics), ctx, logger)
+        live = children(desired_data_producer(ctx, spec, topics))
         return status_data_producer(ctx, spec, topics, live)
     if isinstance(spec, StreamingPipelineSpec):
         topics = resolve_topics(ctx.owner, spec, fetch_topics(api, ctx, spec))
-        live = apply(api, desired_streaming_pipeline(ctx, spec, topics), ctx, logger)
+        live = children(desired_streaming_pipeline(ctx, spec, topics))
         return status_streaming_pipeline(ctx, live)
     if isinstance(spec, DeltaTableSpec):
-        return status_delta_table(ctx, spec, apply(api, desired_delta_table(ctx, spec), ctx, logger))
+        return status_delta_table(ctx, spec, children(desired_delta_table(ctx, spec)))
     if isinstance(spec, SegmentationRunSpec):
-        live = apply(api, desired_segmentation_run(ctx, spec), ctx, logger)
+        live = children(desired_segmentation_run(ctx, spec))
         last_run = None
         scheduled = next((o for r, o in live.items() if r.kind == "ScheduledSparkApplication"), None)
         run_name = last_run_name(scheduled)

@@ -65,8 +65,8 @@ class FakeKubeApi:
         return copy.deepcopy(updated)
 
     def patch_status(self, ref: ObjectRef, body: Mapping[str, Any]) -> Manifest | None:
-        """The status subresource: only ``status`` changes (recorded as kind ``<Kind>/status``)."""
-        self._record("patch", ref.api_version, ref.kind)
+        """The status subresource: only ``status`` changes (recorded as verb ``patch_status``)."""
+        self._record("patch_status", ref.api_version, ref.kind)
         self.status_patches.append((ref, copy.deepcopy(dict(body))))
         current = self.objects.get(ref)
         if current is None:

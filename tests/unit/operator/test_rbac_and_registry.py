@@ -7,9 +7,10 @@ from typing import Any
 
 from ecap_operator import rbac
 from ecap_operator.builders import Owner
-from ecap_operator.handlers import handler_ids
-from ecap_operator.handlers.engine import reconcile, release_kafka_topic
-from ecap_operator.kube import PLURALS
+from ecap_operator.handlers import child_handler_ids, handle, handler_ids, refresh_owner
+from ecap_operator.handlers.children import CHILD_KINDS
+from ecap_operator.handlers.engine import Runtime, reconcile, release_kafka_topic
+from ecap_operator.kube import PLURALS, ObjectRef
 from ecap_operator.main import _run_options, build_registry
 from ecap_operator.reconcile import Context
 from ecap_operator.settings import OperatorSettings
@@ -53,17 +54,30 @@ def test_every_call_is_allowed_by_the_rbac_list() -> None:
         if b["kind"] == "SegmentationRun":
             run({**b, "spec": {**b["spec"], "schedule": None}})
             run(b)
+    # Status written to the subresource, then every child reporting a status refreshes its owner.
+    runtime = Runtime(api, settings)  # type: ignore[arg-type]
+    for b in examples:
+        handle(b["kind"], api.objects[ObjectRef.of(b)], None, LOG, runtime, from_timer=True)
+    for ref, obj in list(api.objects.items()):
+        if ref.api_version != "ecap.io/v1alpha1":
+            refresh_owner({**obj, "status": {"seen": True}}, "MODIFIED", runtime, LOG)
     for index, b in enumerate(b for b in examples if b["kind"] == "KafkaTopic"):
         b["spec"]["deletionPolicy"] = "Delete" if index % 2 else "Retain"
         ctx = Context(body=b, owner=Owner.from_body(b), settings=settings, now="2026-11-30T00:00:00Z")
         release_kafka_topic(ctx, api, LOG)  # type: ignore[arg-type]
 
     allowed = {(g, r, v) for g, r, verbs in rbac.rules() for v in verbs}
-    used = {(_group(av), PLURALS[(av, kind)], verb) for verb, av, kind in api.calls}
+    used = {
+        (_group(av), f"{PLURALS[(av, kind)]}/status", "patch")
+        if verb == "patch_status"
+        else (_group(av), PLURALS[(av, kind)], verb)
+        for verb, av, kind in api.calls
+    }
     assert used - allowed == set()
-    # Everything listed is used by a code path, or by kopf itself (list/watch/patch of our kinds, status
-    # patches, events, CRD scanning).
+    # Everything listed is used by a code path, or by kopf itself (list/watch/patch of our kinds, list/watch
+    # of the children it follows, events, CRD scanning).
     kopf_only = {(g, r, v) for g, r, v in allowed if g == "ecap.io" and v in ("list", "watch", "patch")}
+    kopf_only |= {(c.group, c.plural, v) for c in CHILD_KINDS for v in ("list", "watch")}
     kopf_only |= {("", "events", "create")}
     kopf_only |= {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("list", "watch")}
     unused = allowed - used - kopf_only
@@ -74,6 +88,8 @@ def test_scopes() -> None:
     assert rbac.rules("strimzi") == [
         ("kafka.strimzi.io", "kafkatopics", ("get", "create", "patch", "delete"))
     ]
+    # kopf follows Strimzi topics where it watches (the KafkaTopics' namespaces).
+    assert ("kafka.strimzi.io", "kafkatopics", ("list", "watch")) in rbac.rules("namespace")
     assert rbac.rules("cluster") == [("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch"))]
     assert ("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch")) in rbac.rules(peering=True)
     assert not [r for r in rbac.rules() if r[0] == "kopf.dev"]
@@ -85,7 +101,7 @@ def test_registry_holds_every_handler() -> None:
     ids |= {h.id for h in registry._spawning.get_all_handlers()}  # noqa: SLF001
     ids |= {h.id for h in registry._activities.get_all_handlers()}  # noqa: SLF001
     ids |= {h.id for h in registry._watching.get_all_handlers()}  # noqa: SLF001
-    assert ids == set(handler_ids())
+    assert ids == set(handler_ids()) | set(child_handler_ids())
     timers = list(registry._spawning.get_all_handlers())  # noqa: SLF001
     assert {t.interval for t in timers} == {7}  # type: ignore[attr-defined]
 

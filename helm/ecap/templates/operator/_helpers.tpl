@@ -28,15 +28,12 @@ app.kubernetes.io/component: operator
 
 {{/*
 Rules the operator needs in each namespace it watches: its own kinds and their status, and the children
-it creates for them. Exactly operator/ecap_operator/rbac.py (scope "namespace"); a test compares them.
+it creates for them (kopf watches the children, Strimzi topics included, to refresh their owners' status). Exactly operator/ecap_operator/rbac.py (scope "namespace"); a test compares them.
 */}}
 {{- define "ecap.operator.namespacedRules" -}}
 - apiGroups: ["ecap.io"]
-  resources: [kafkatopics]
+  resources: [kafkatopics, dataproducers, streamingpipelines, deltatables, segmentationruns]
   verbs: [get, list, watch, patch]
-- apiGroups: ["ecap.io"]
-  resources: [dataproducers, streamingpipelines, deltatables, segmentationruns]
-  verbs: [list, watch, patch]
 - apiGroups: ["ecap.io"]
   resources: [kafkatopics/status, dataproducers/status, streamingpipelines/status, deltatables/status, segmentationruns/status]
   verbs: [patch]
@@ -48,16 +45,19 @@ it creates for them. Exactly operator/ecap_operator/rbac.py (scope "namespace");
   verbs: [get, create, patch]
 - apiGroups: ["apps"]
   resources: [deployments]
-  verbs: [get, create, patch]
+  verbs: [get, create, patch, list, watch]
 - apiGroups: ["batch"]
   resources: [jobs]
-  verbs: [get, create, list, delete]
+  verbs: [get, create, list, watch, delete]
 - apiGroups: ["batch"]
   resources: [cronjobs]
-  verbs: [get, create, patch, delete]
+  verbs: [get, create, patch, delete, list, watch]
 - apiGroups: ["sparkoperator.k8s.io"]
   resources: [sparkapplications, scheduledsparkapplications]
-  verbs: [get, create, patch, delete]
+  verbs: [get, create, patch, delete, list, watch]
+- apiGroups: ["kafka.strimzi.io"]
+  resources: [kafkatopics]
+  verbs: [list, watch]
 {{- if .peering }}
 - apiGroups: ["kopf.dev"]
   resources: [kopfpeerings]
