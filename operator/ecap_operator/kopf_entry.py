@@ -1,7 +1,9 @@
 """Registers every ECAP handler into kopf's default registry on import, with settings from the environment.
 
 For ``kopf run --standalone -A -m ecap_operator.kopf_entry`` and ``kopf.testing.KopfRunner`` with the same
-arguments; ``ecap operator run`` does not need it (it builds its own registry).
+arguments; ``ecap operator run`` does not need it (it builds its own registry). Strimzi topics are followed
+only when they live next to their KafkaTopics (``ECAP_OPERATOR_STRIMZI_NAMESPACE`` unset): this module cannot
+know whether kopf was started with ``-A``.
 """
 
 import kopf

@@ -20,11 +20,11 @@ from .settings import OperatorSettings, load_settings
 
 
 def build_registry(
-    settings: OperatorSettings | None = None, api: KubeApi | None = None
+    settings: OperatorSettings | None = None, api: KubeApi | None = None, *, clusterwide: bool = False
 ) -> kopf.OperatorRegistry:
     """A fresh kopf registry holding every ECAP handler (so tests can run several in one process)."""
     registry = kopf.OperatorRegistry()
-    register(registry, settings or load_settings(), api)
+    register(registry, settings or load_settings(), api, clusterwide=clusterwide)
     return registry
 
 
@@ -57,8 +57,9 @@ def run(
     settings: OperatorSettings | None = None,
 ) -> None:
     """Run until interrupted: ``kopf.run`` with our registry. No namespaces means all namespaces."""
-    registry = build_registry(settings)
-    kopf.run(registry=registry, **_run_options(namespaces, all_namespaces, liveness, peering, priority))
+    options = _run_options(namespaces, all_namespaces, liveness, peering, priority)
+    registry = build_registry(settings, clusterwide=options["clusterwide"])
+    kopf.run(registry=registry, **options)
 
 
 async def operator(
@@ -72,10 +73,6 @@ async def operator(
     ready_flag: asyncio.Event | None = None,
 ) -> None:
     """The same as ``run`` for an existing event loop (``kopf.operator``), with stop/ready flags."""
-    registry = build_registry(settings)
-    await kopf.operator(
-        registry=registry,
-        stop_flag=stop_flag,
-        ready_flag=ready_flag,
-        **_run_options(namespaces, all_namespaces, liveness, peering, priority),
-    )
+    options = _run_options(namespaces, all_namespaces, liveness, peering, priority)
+    registry = build_registry(settings, clusterwide=options["clusterwide"])
+    await kopf.operator(registry=registry, stop_flag=stop_flag, ready_flag=ready_flag, **options)

@@ -45,10 +45,10 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule("batch", "cronjobs", (*_CRUD, "delete", *_WATCH), "namespace"),
     Rule("sparkoperator.k8s.io", "sparkapplications", (*_CRUD, "delete", *_WATCH), "namespace"),
     Rule("sparkoperator.k8s.io", "scheduledsparkapplications", (*_CRUD, "delete", *_WATCH), "namespace"),
-    # kopf watches Strimzi topics in the namespaces it watches (the usual place: next to the KafkaTopic).
-    Rule("kafka.strimzi.io", "kafkatopics", _WATCH, "namespace"),
     # Strimzi topics, possibly in another namespace; deleted by the KafkaTopic finalizer (deletionPolicy).
-    Rule("kafka.strimzi.io", "kafkatopics", (*_CRUD, "delete"), "strimzi"),
+    # kopf watches them where it can see them (handlers.watches_strimzi_topics): next to the KafkaTopics,
+    # or everywhere when the operator watches every namespace.
+    Rule("kafka.strimzi.io", "kafkatopics", (*_CRUD, "delete", *_WATCH), "strimzi"),
     # kopf's resource scanning: it lists and watches CRDs to find (and follow) the ecap.io kinds.
     Rule("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch"), "cluster"),
 )

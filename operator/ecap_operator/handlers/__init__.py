@@ -185,11 +185,23 @@ def refresh_owner(
     return "refreshed"
 
 
+def watches_strimzi_topics(settings: OperatorSettings, clusterwide: bool) -> bool:
+    """Follow Strimzi topics only where the operator may list them: next to the KafkaTopics (no
+    ``strimzi_namespace``), or everywhere. A namespaced operator with Strimzi elsewhere is not granted
+    list/watch in its own namespaces (kopf would stop on the 403); its timer refreshes those topics."""
+    return clusterwide or not settings.strimzi_namespace
+
+
 def register(
-    registry: kopf.OperatorRegistry, settings: OperatorSettings, api: KubeApi | None = None
+    registry: kopf.OperatorRegistry,
+    settings: OperatorSettings,
+    api: KubeApi | None = None,
+    *,
+    clusterwide: bool = False,
 ) -> RuntimeHolder:
     """Register every handler on ``registry``. Without ``api``, the startup handler builds one from the
-    environment (kubeconfig or in-cluster), the same way kopf logs in."""
+    environment (kubeconfig or in-cluster), the same way kopf logs in. ``clusterwide``: the operator
+    watches every namespace (see ``watches_strimzi_topics``)."""
     metrics = OperatorMetrics()
     holder = RuntimeHolder(Runtime(api, settings, metrics) if api is not None else None)
     holder_settings = settings  # the startup handler's own `settings` argument is kopf's
@@ -234,7 +246,8 @@ def register(
     for kind in KINDS:
         _register_kind(registry, kind, settings, holder, metrics)
     for child in CHILD_KINDS:
-        _register_child(registry, child, holder)
+        if child.group != "kafka.strimzi.io" or watches_strimzi_topics(settings, clusterwide):
+            _register_child(registry, child, holder)
 
     @kopf.on.delete(GROUP, VERSION, KINDS["KafkaTopic"].plural, id="kafkatopic_delete", registry=registry)
     def kafkatopic_delete(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:

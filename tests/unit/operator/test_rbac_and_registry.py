@@ -86,10 +86,8 @@ def test_every_call_is_allowed_by_the_rbac_list() -> None:
 
 def test_scopes() -> None:
     assert rbac.rules("strimzi") == [
-        ("kafka.strimzi.io", "kafkatopics", ("get", "create", "patch", "delete"))
+        ("kafka.strimzi.io", "kafkatopics", ("get", "create", "patch", "delete", "list", "watch"))
     ]
-    # kopf follows Strimzi topics where it watches (the KafkaTopics' namespaces).
-    assert ("kafka.strimzi.io", "kafkatopics", ("list", "watch")) in rbac.rules("namespace")
     assert rbac.rules("cluster") == [("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch"))]
     assert ("kopf.dev", "kopfpeerings", ("get", "list", "watch", "patch")) in rbac.rules(peering=True)
     assert not [r for r in rbac.rules() if r[0] == "kopf.dev"]
@@ -102,6 +100,11 @@ def test_registry_holds_every_handler() -> None:
     ids |= {h.id for h in registry._activities.get_all_handlers()}  # noqa: SLF001
     ids |= {h.id for h in registry._watching.get_all_handlers()}  # noqa: SLF001
     assert ids == set(handler_ids()) | set(child_handler_ids())
+    # Strimzi elsewhere: followed only by an operator that watches every namespace (it may list there).
+    elsewhere = OperatorSettings(strimzi_namespace="kafka")
+    for clusterwide, followed in ((False, False), (True, True)):
+        watching = build_registry(elsewhere, clusterwide=clusterwide)._watching.get_all_handlers()  # noqa: SLF001
+        assert ("child_kafkatopics" in {h.id for h in watching}) is followed
     timers = list(registry._spawning.get_all_handlers())  # noqa: SLF001
     assert {t.interval for t in timers} == {7}  # type: ignore[attr-defined]
 

@@ -28,7 +28,7 @@ app.kubernetes.io/component: operator
 
 {{/*
 Rules the operator needs in each namespace it watches: its own kinds and their status, and the children
-it creates for them (kopf watches the children, Strimzi topics included, to refresh their owners' status). Exactly operator/ecap_operator/rbac.py (scope "namespace"); a test compares them.
+it creates for them (kopf watches the workload children to refresh their owners' status). Exactly operator/ecap_operator/rbac.py (scope "namespace"); a test compares them.
 */}}
 {{- define "ecap.operator.namespacedRules" -}}
 - apiGroups: ["ecap.io"]
@@ -55,9 +55,6 @@ it creates for them (kopf watches the children, Strimzi topics included, to refr
 - apiGroups: ["sparkoperator.k8s.io"]
   resources: [sparkapplications, scheduledsparkapplications]
   verbs: [get, create, patch, delete, list, watch]
-- apiGroups: ["kafka.strimzi.io"]
-  resources: [kafkatopics]
-  verbs: [list, watch]
 {{- if .peering }}
 - apiGroups: ["kopf.dev"]
   resources: [kopfpeerings]
@@ -65,11 +62,12 @@ it creates for them (kopf watches the children, Strimzi topics included, to refr
 {{- end }}
 {{- end }}
 
-{{/* Rules where the Strimzi cluster lives: the Strimzi KafkaTopics the operator manages (scope "strimzi"). */}}
+{{/* Rules where the Strimzi cluster lives: the Strimzi KafkaTopics the operator manages and follows (scope
+"strimzi"). */}}
 {{- define "ecap.operator.strimziRules" -}}
 - apiGroups: ["kafka.strimzi.io"]
   resources: [kafkatopics]
-  verbs: [get, create, patch, delete]
+  verbs: [get, create, patch, delete, list, watch]
 {{- end }}
 
 {{/* Cluster-scoped rules (scope "cluster"): kopf finds and follows the ecap.io CRDs. */}}
