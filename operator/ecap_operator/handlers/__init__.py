@@ -287,7 +287,10 @@ def _register_kind(
             if holder.runtime is not None:
                 holder.runtime.locks.forget(owner_ref(kind, event["object"]))
 
-    kopf.on.event(GROUP, VERSION, plural, id=f"{prefix}_event", registry=registry)(on_event)
+    # The filter keeps kopf from invoking (and logging) the handler for every other event of every object.
+    kopf.on.event(GROUP, VERSION, plural, id=f"{prefix}_event", when=_is_deletion, registry=registry)(
+        on_event
+    )
     on_change.__doc__ = f"A {kind} was created, changed or found at startup: reconcile its children."
     on_timer.__doc__ = f"Periodically re-apply a {kind}'s children (drift repair) and refresh its status."
     kopf.on.create(GROUP, VERSION, plural, id=f"{prefix}_create", registry=registry)(on_change)
@@ -322,5 +325,15 @@ def _register_child(registry: kopf.OperatorRegistry, child: ChildKind, holder: R
         child.plural,
         id=child.handler_id,
         labels={MANAGED_BY_KEY: MANAGED_BY},
+        when=_refreshes_owner,
         registry=registry,
     )(on_child_event)
+
+
+def _is_deletion(type: str | None, **_: Any) -> bool:  # noqa: A002 - kopf passes the event type as `type`
+    return type == "DELETED"
+
+
+def _refreshes_owner(type: str | None, body: kopf.Body, **_: Any) -> bool:  # noqa: A002
+    """kopf filter: skip the handler (and its log line) for children with nothing to report yet."""
+    return wants_refresh(type, body)

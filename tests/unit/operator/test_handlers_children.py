@@ -232,3 +232,19 @@ def test_owner_locks_serialise_one_object_and_are_forgotten() -> None:
     assert order == ["handler", "refresh"]
     locks.forget(a)
     assert len(locks) == 1
+
+
+def test_kopf_invokes_event_handlers_only_for_events_that_matter() -> None:
+    """Filters, not early returns: kopf neither schedules nor logs a handler whose filter says no."""
+    from ecap_operator.main import build_registry
+
+    handlers = build_registry(SETTINGS)._watching.get_all_handlers()  # noqa: SLF001
+    watching: dict[str, Any] = {str(h.id): h for h in handlers}
+    forget = watching["kafkatopic_event"].when
+    assert forget is not None
+    assert forget(type="DELETED", body={}) and not forget(type="MODIFIED", body={})
+    child = watching["child_deployments"].when
+    assert child is not None
+    assert not child(type="ADDED", body={"metadata": {}})
+    assert child(type="MODIFIED", body={"metadata": {}, "status": {"availableReplicas": 1}})
+    assert watching["child_deployments"].labels == {"app.kubernetes.io/managed-by": "ecap-operator"}
