@@ -87,11 +87,12 @@ def _outcome(
     *,
     repair: bool = True,
     known: Known | None = None,
+    new_object: bool = False,
 ) -> tuple[dict[str, Any], OperatorError | None]:
     """The status to write, and the error that stopped reconciliation (its condition is in the status)."""
     metrics = runtime.metrics
     try:
-        status = reconcile(kind, ctx, runtime.api, logger, repair=repair, known=known)
+        status = reconcile(kind, ctx, runtime.api, logger, repair=repair, known=known, new_object=new_object)
     except OperatorError as err:
         failed = error_status(ctx, err)
         if metrics is not None:
@@ -123,6 +124,7 @@ def handle(
     runtime: Runtime,
     *,
     from_timer: bool,
+    new_object: bool = False,
 ) -> None:
     """Reconcile and write status; map our errors to conditions and to kopf's retry semantics.
 
@@ -134,12 +136,12 @@ def handle(
     """
     ctx = _context(body, runtime.settings)
     if patch is not None:
-        status, err = _outcome(kind, ctx, runtime, logger)
+        status, err = _outcome(kind, ctx, runtime, logger, new_object=new_object)
         patch.setdefault("status", {}).update(status)
     else:
         ref = owner_ref(kind, body)
         with runtime.locks(ref):
-            status, err = _outcome(kind, ctx, runtime, logger)
+            status, err = _outcome(kind, ctx, runtime, logger, new_object=new_object)
             try:
                 runtime.api.patch_status(ref, status)
             except KubeApiError as write_err:
@@ -271,6 +273,9 @@ def _register_kind(
     plural = KINDS[kind].plural
     prefix = kind.lower()
 
+    def on_create(body: kopf.Body, logger: kopf.Logger, retry: int, **_: Any) -> None:
+        handle(kind, body, None, logger, holder.get(), from_timer=False, new_object=retry == 0)
+
     def on_change(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
         handle(kind, body, None, logger, holder.get(), from_timer=False)
 
@@ -291,9 +296,10 @@ def _register_kind(
     kopf.on.event(GROUP, VERSION, plural, id=f"{prefix}_event", when=_is_deletion, registry=registry)(
         on_event
     )
-    on_change.__doc__ = f"A {kind} was created, changed or found at startup: reconcile its children."
+    on_create.__doc__ = f"A {kind} was created: create its children (first try: without reading them)."
+    on_change.__doc__ = f"A {kind} was changed or found at startup: reconcile its children."
     on_timer.__doc__ = f"Periodically re-apply a {kind}'s children (drift repair) and refresh its status."
-    kopf.on.create(GROUP, VERSION, plural, id=f"{prefix}_create", registry=registry)(on_change)
+    kopf.on.create(GROUP, VERSION, plural, id=f"{prefix}_create", registry=registry)(on_create)
     kopf.on.update(GROUP, VERSION, plural, id=f"{prefix}_update", registry=registry)(on_change)
     kopf.on.resume(GROUP, VERSION, plural, id=f"{prefix}_resume", registry=registry)(on_change)
     kopf.timer(

@@ -7,6 +7,7 @@ import logging
 import threading
 from typing import Any
 
+import kopf
 import pytest
 
 from ecap_operator.handlers import handle, refresh_owner
@@ -248,3 +249,33 @@ def test_kopf_invokes_event_handlers_only_for_events_that_matter() -> None:
     assert not child(type="ADDED", body={"metadata": {}})
     assert child(type="MODIFIED", body={"metadata": {}, "status": {"availableReplicas": 1}})
     assert watching["child_deployments"].labels == {"app.kubernetes.io/managed-by": "ecap-operator"}
+
+
+def test_a_new_object_creates_its_children_without_reading_them_first(api: FakeKubeApi) -> None:
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    api.calls.clear()
+    handle(
+        "KafkaTopic",
+        body("KafkaTopic", "transactions"),
+        None,
+        LOG,
+        runtime,
+        from_timer=False,
+        new_object=True,
+    )
+    assert api.calls == [("create", STRIMZI, "KafkaTopic"), ("patch_status", ECAP, "KafkaTopic")]
+    api.calls.clear()
+    handle("DataProducer", body("DataProducer"), None, LOG, runtime, from_timer=False, new_object=True)
+    assert [verb for verb, _, kind in api.calls if kind != "KafkaTopic"] == ["create"] * 3 + ["patch_status"]
+
+
+def test_a_new_object_still_refuses_to_shrink_an_existing_topic(api: FakeKubeApi) -> None:
+    """Created again over a retained Strimzi topic with more partitions: 409, read, refused as always."""
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    b = body("KafkaTopic", "user-events")
+    handle("KafkaTopic", b, None, LOG, runtime, from_timer=False)
+    b["spec"]["partitions"] = 1
+    with pytest.raises(kopf.PermanentError, match="partitions"):
+        handle("KafkaTopic", b, None, LOG, runtime, from_timer=False, new_object=True)
+    child = api.objects[ObjectRef(STRIMZI, "KafkaTopic", "shop", "user-events")]
+    assert child["spec"]["partitions"] > 1
