@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
-from ecap.pipeline.kafka_source import plan_limit, split_ranges
+from ecap.pipeline.kafka_source import KafkaRangeGroup, group_ranges, plan_limit, split_ranges
 from ecap.pipeline.quality import amount_outliers, dedupe, late_count, unknown_product_mask
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -82,3 +82,16 @@ def test_batch_limit_reads_the_catalogue_first_and_shares_the_rest() -> None:
     assert plan_limit(start, end, 10_000) == end
     ranges = split_ranges({"tx": {"0": 5}}, {"tx": {"0": 250_005}}, max_rows_per_split=100_000)
     assert [(r.start, r.end) for r in ranges] == [(5, 100_005), (100_005, 200_005), (200_005, 250_005)]
+
+
+def test_ranges_are_grouped_into_few_balanced_tasks_keeping_every_record() -> None:
+    start = {"pu": {"0": 0}, "tx": {"0": 0, "1": 0, "2": 0}}
+    end = {"pu": {"0": 30}, "tx": {"0": 1000, "1": 900, "2": 50}}
+    ranges = split_ranges(start, end)
+    groups = group_ranges(ranges, 2)
+    assert len(groups) == 2
+    assert sorted((r.topic, r.partition) for g in groups for r in g.ranges) == [
+        (r.topic, r.partition) for r in ranges
+    ]
+    assert sorted(g.rows for g in groups) == [980, 1000]
+    assert group_ranges(ranges[:1], 4) == [KafkaRangeGroup((ranges[0],))]
