@@ -279,3 +279,23 @@ def test_a_new_object_still_refuses_to_shrink_an_existing_topic(api: FakeKubeApi
         handle("KafkaTopic", b, None, LOG, runtime, from_timer=False, new_object=True)
     child = api.objects[ObjectRef(STRIMZI, "KafkaTopic", "shop", "user-events")]
     assert child["spec"]["partitions"] > 1
+
+
+def test_a_scheduled_run_refreshes_its_segmentation_run_through_the_copied_labels() -> None:
+    """The Spark Operator copies a ScheduledSparkApplication's labels to each run it starts and owns it."""
+    run = {
+        "metadata": {
+            "namespace": "shop",
+            "name": "nightly-rfm-clv-1764547200",
+            "labels": {"ecap.io/kind": "SegmentationRun", "ecap.io/name": "nightly-rfm-clv"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "sparkoperator.k8s.io/v1beta2",
+                    "kind": "ScheduledSparkApplication",
+                    "name": "nightly-rfm-clv",
+                    "controller": True,
+                }
+            ],
+        }
+    }
+    assert owner_of(run) == ObjectRef(ECAP, "SegmentationRun", "shop", "nightly-rfm-clv")
