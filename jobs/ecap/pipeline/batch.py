@@ -2,8 +2,9 @@
 
 Per batch: parse and validate each stream in Spark, then on the driver in Arrow apply the
 referential rule, split valid from quarantined, deduplicate, and commit every table exactly once
-(see :mod:`.delta_sink`). Order of commits: event tables, products, analytics outputs, quarantine,
-and ``data_quality`` last, so a ``data_quality`` row means the whole batch is in.
+(see :mod:`.delta_sink`). Order of commits: event tables, then products and the analytics outputs
+(side by side: separate tables, each with its own exactly-once check), quarantine, and
+``data_quality`` last, so a ``data_quality`` row means the whole batch is in.
 
 Every input record ends in exactly one place: a clean table (once), the quarantine table (with its
 reasons) or the duplicate count of its topic.
@@ -18,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -73,6 +75,7 @@ from .tables import (
 log = logging.getLogger(__name__)
 
 INGESTED_AT_TYPE = pa.timestamp("us", tz="UTC")
+_T = TypeVar("_T")
 
 # Streams in processing order: product updates first, so the batch's own new products are known.
 STREAM_ORDER = ("product-updates", "transactions", "user-events")
@@ -118,6 +121,11 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
         yield
     finally:
         timings[step] = timings.get(step, 0.0) + time.monotonic() - started
+
+
+def _timed_call(timings: dict[str, float], step: str, func: Callable[..., _T], *args: object) -> _T:
+    with _timed(timings, step):
+        return func(*args)
 
 
 @dataclass
@@ -282,14 +290,20 @@ def _analytics(
     severities: dict[str, int] = {}
     if tx is None and ue is None:
         return written, severities
-    kpi_rows = _kpis(ctx, spark, tx, ue, batch_id)
+    # KPIs and fraud write different tables (each with its own exactly-once check): run their Spark
+    # jobs side by side so their fixed per-job costs overlap.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ecap-analytics") as pool:
+        kpi_future = pool.submit(_kpis, ctx, spark, tx, ue, batch_id)
+        fraud_future = None
+        if tx is not None and tx_rows is not None and ctx.spec.fraud.enabled:
+            customers = pc.unique(tx_rows["customer_id"].combine_chunks())
+            fraud_future = pool.submit(_fraud, ctx, spark, tx, customers, batch_id)
+        kpi_rows = kpi_future.result()
+        if fraud_future is not None:
+            fraud_written, severities = fraud_future.result()
+            written |= fraud_written
     if kpi_rows:
         written[KPIS_TABLE] = kpi_rows
-    if tx is not None and tx_rows is not None and ctx.spec.fraud.enabled:
-        fraud_written, severities = _fraud(
-            ctx, spark, tx, pc.unique(tx_rows["customer_id"].combine_chunks()), batch_id
-        )
-        written |= fraud_written
     return written, severities
 
 
@@ -466,16 +480,22 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
                 event_s = pc.cast(clean["event_time"], pa.int64()).to_numpy() / 1e6
                 freshness.append(committed_at - event_s)
         updates = clean_tables.get("product-updates")
-        if updates is not None and updates.num_rows:
-            with _timed(timings, "products"):
-                merged = _update_products(ctx, updates, batch_id, raw)
-            if merged:
-                written[PRODUCTS_TABLE] = merged
         severities: dict[str, int] = {}
-        if ctx.analytics:
-            with _timed(timings, "analytics"):
-                analytics_written, severities = _analytics(ctx, raw.sparkSession, clean_tables, batch_id)
-            written |= analytics_written
+        # The products MERGE and the analytics write different tables: their Spark jobs overlap.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecap-products") as pool:
+            products_future = None
+            if updates is not None and updates.num_rows:
+                products_future = pool.submit(
+                    _timed_call, timings, "products", _update_products, ctx, updates, batch_id, raw
+                )
+            if ctx.analytics:
+                with _timed(timings, "analytics"):
+                    analytics_written, severities = _analytics(ctx, raw.sparkSession, clean_tables, batch_id)
+                written |= analytics_written
+            if products_future is not None:
+                merged = products_future.result()
+                if merged:
+                    written[PRODUCTS_TABLE] = merged
         all_quarantine = pa.concat_tables(quarantines) if quarantines else QUARANTINE_SCHEMA.empty_table()
         record(
             QUARANTINE_TABLE,
