@@ -5,7 +5,7 @@ One run, side by side on the same machine and broker:
    code as ``ecap pipeline run``, analytics and the attribution query included) drains them;
    rows/s = records / time from the first batch's start to the last batch's commit (Spark start-up
    and a ``--warmup`` batch, which pays worker start, JIT and code generation once, excluded);
-2. fixed rate: the same query keeps running while a producer sends ``--rate`` events/s for
+2. fixed rate: the same query keeps running while a producer process sends ``--rate`` events/s for
    ``--rate-seconds`` (and until all are processed); freshness = Delta commit time - event time
    of every clean row of that phase;
 3. baseline: a plain confluent-kafka consumer reads the same backlog, parses the JSON with
@@ -21,11 +21,13 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import multiprocessing
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.json as pj
@@ -110,6 +112,10 @@ def produce_at_rate(bootstrap: str, rate: float, seconds: float, seed: int, stop
             time.sleep(wait)
     producer.flush(60)
     return sent
+
+
+def _rate_worker(bootstrap: str, rate: float, seconds: float, seed: int, sent: Any) -> None:
+    sent.value = produce_at_rate(bootstrap, rate, seconds, seed, threading.Event())
 
 
 def chunks_end(chunk: list) -> int:  # type: ignore[type-arg]
@@ -249,7 +255,18 @@ def main() -> None:
             f"-> {pipeline_rate:,.0f} rows/s (target >= {TARGET_ROWS_PER_S:,})"
         )
 
-        rate_sent = produce_at_rate(bootstrap, args.rate, args.rate_seconds, args.seed, stop)
+        # The producer runs in its own process: in the pipeline's process it would share the GIL
+        # with the driver and fall behind, ageing events before they are even sent.
+        spawn = multiprocessing.get_context("spawn")
+        sent = spawn.Value("q", 0)
+        producer_proc = spawn.Process(
+            target=_rate_worker, args=(bootstrap, args.rate, args.rate_seconds, args.seed, sent)
+        )
+        producer_proc.start()
+        producer_proc.join(args.rate_seconds + 300)
+        if producer_proc.exitcode != 0:
+            raise SystemExit(f"the rate producer failed (exit code {producer_proc.exitcode})")
+        rate_sent = int(sent.value)
         wait_for(backlog + rate_sent, "fixed-rate events")
         stop.set()
         runner.join(300)
