@@ -79,8 +79,8 @@ def print_summary(console: Console, summary: UpSummary) -> None:
                 row["segment"],
                 f"{row['customers']:,}",
                 _pct(row["share"]),
-                _pct(row["revenue_share"]),
-                "-" if row["mean_clv"] is None else f"{row['mean_clv']:,.2f}",
+                _pct(row["revenueShare"]),
+                "-" if row["meanClv"] is None else f"{row['meanClv']:,.2f}",
             )
         console.print(segments)
         console.print(f"Mean CLV {run['meanClv']}; table {run['table']}; report {run['report']}")
