@@ -182,6 +182,16 @@ def _start_after_history(ctx: FraudContext, customer: int, t0: int, t1: int) -> 
     return _start(ctx, lower, t1, int(ctx.population.city[customer]))
 
 
+def _established_customer(ctx: FraudContext, t0: int, t1: int) -> tuple[int, int] | None:
+    """A customer with enough history, and an order time after all of it (None if none fits)."""
+    candidates = _with_history(ctx)
+    if candidates.size == 0:
+        return None
+    customer = int(candidates[int(ctx.rng.integers(0, candidates.size))])
+    ts = _start_after_history(ctx, customer, t0, t1)
+    return None if ts is None else (customer, ts)
+
+
 def _any_customer(ctx: FraudContext) -> int:
     return int(ctx.rng.integers(0, ctx.population.size))
 
@@ -237,13 +247,10 @@ def card_testing(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> lis
 
 
 def amount_anomaly(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> list[Order] | None:
-    candidates = _with_history(ctx)
-    if candidates.size == 0:
+    picked = _established_customer(ctx, t0, t1)
+    if picked is None:
         return None
-    customer = int(candidates[int(ctx.rng.integers(0, candidates.size))])
-    ts = _start_after_history(ctx, customer, t0, t1)
-    if ts is None:
-        return None
+    customer, ts = picked
     usual = ctx.history.usual_spend_cents(customer)
     factor = float(ctx.rng.uniform(*AMOUNT_FACTOR_RANGE))
     target = usual * factor
@@ -309,13 +316,10 @@ def time_anomaly(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> lis
 
 
 def device_anomaly(ctx: FraudContext, incident: Incident, t0: int, t1: int) -> list[Order] | None:
-    candidates = _with_history(ctx)
-    if candidates.size == 0:
+    picked = _established_customer(ctx, t0, t1)
+    if picked is None:
         return None
-    customer = int(candidates[int(ctx.rng.integers(0, candidates.size))])
-    ts = _start_after_history(ctx, customer, t0, t1)
-    if ts is None:
-        return None
+    customer, ts = picked
     _, _, device = random_device(ctx.rng)
     return [_order(ctx, customer, ts, ctx.basket(customer, ts), incident.fraud_type, device_json=device)]
 
