@@ -14,6 +14,8 @@ fails if any object is left un-Ready.
 from __future__ import annotations
 
 import argparse
+import collections
+import os
 import sys
 import threading
 import time
@@ -45,8 +47,9 @@ class StrimziPlayer(threading.Thread):
         """Follow a watch (cheap for the API) rather than listing every topic over and over."""
         since: str | None = None
         while not self.stopping.is_set():
-            for event in self.kube.watch(STRIMZI, "kafkatopics", self.namespace, resource_version=since,
-                                         timeout_seconds=2):
+            for event in self.kube.watch(
+                STRIMZI, "kafkatopics", self.namespace, resource_version=since, timeout_seconds=2
+            ):
                 topic = event["object"]
                 since = topic["metadata"].get("resourceVersion", since)
                 unmarked = not (topic.get("status") or {}).get("conditions")
@@ -56,29 +59,74 @@ class StrimziPlayer(threading.Thread):
 
 def mark_ready(kube: KubeClient, topic: dict[str, Any]) -> None:
     meta = topic["metadata"]
-    kube.patch_status(STRIMZI, "kafkatopics", meta["name"], {
-        "observedGeneration": meta.get("generation", 1),
-        "topicName": topic["spec"].get("topicName", meta["name"]),
-        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-01T00:00:00Z"}],
-    }, meta["namespace"])
+    kube.patch_status(
+        STRIMZI,
+        "kafkatopics",
+        meta["name"],
+        {
+            "observedGeneration": meta.get("generation", 1),
+            "topicName": topic["spec"].get("topicName", meta["name"]),
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-01T00:00:00Z"}],
+        },
+        meta["namespace"],
+    )
 
 
 def ecap_topic(index: int) -> dict[str, Any]:
-    return {"apiVersion": ECAP, "kind": "KafkaTopic", "metadata": {"name": f"topic-{index:04d}"},
-            "spec": {"partitions": 3, "replicas": 1, "retentionMs": 86_400_000}}
+    return {
+        "apiVersion": ECAP,
+        "kind": "KafkaTopic",
+        "metadata": {"name": f"topic-{index:04d}"},
+        "spec": {"partitions": 3, "replicas": 1, "retentionMs": 86_400_000},
+    }
 
 
-def ready_count(kube: KubeClient, namespace: str) -> int:
-    count = 0
-    for obj in kube.list(ECAP, "kafkatopics", namespace):
-        conditions = (obj.get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
-            count += 1
-    return count
+def is_ready(obj: dict[str, Any]) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def through_operator(kube: KubeClient, server: EmulatorServer, n: int, timer: float | None,
-                     deadline: float, log: Path) -> tuple[float, int]:
+def ready_count(server: EmulatorServer, namespace: str) -> int:
+    """Ready ecap.io KafkaTopics, counted on the emulator's own loop rather than listed over HTTP: the
+    polling (every few milliseconds, for a precise end time) must not load the API it measures."""
+
+    def count() -> int:
+        rtype = server.emulator.registry.get("ecap.io", "v1alpha1", "kafkatopics")
+        assert rtype is not None
+        items, _ = server.emulator.store.list_objects(rtype, namespace)
+        return sum(is_ready(obj) for obj in items)
+
+    return server.call(count)
+
+
+Counts = collections.Counter[tuple[str, str]]
+
+
+def request_counts(server: EmulatorServer) -> Counts:
+    """What the emulator has served so far, by (verb, resource)."""
+    return server.call(lambda: collections.Counter(server.emulator.request_counts))
+
+
+def print_requests(title: str, counts: Counts, n: int) -> None:
+    """Requests per object, by verb and resource (discovery and watches included)."""
+    served = {key: count for key, count in counts.items() if count > 0}
+    total = sum(served.values())
+    print(f"{title}: {total / n:.2f} requests per object")
+    for (verb, what), count in sorted(served.items(), key=lambda item: -item[1]):
+        print(f"    {count / n:6.2f}  {verb} {what}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def through_operator(
+    kube: KubeClient, server: EmulatorServer, n: int, timer: float | None, deadline: float, log: Path
+) -> tuple[float, int, float, float]:
+    """Seconds until all N are Ready, how many are, and the CPU seconds the bench process (emulator, Strimzi
+    player, this loop) and the operator process spent meanwhile."""
     namespace = "bench-operator"
     kube.create_namespace(namespace)
     env = {"ECAP_OPERATOR_RETRY_DELAY": "1", "ECAP_OPERATOR_STRIMZI_CLUSTER": "bench-kafka"}
@@ -90,37 +138,57 @@ def through_operator(kube: KubeClient, server: EmulatorServer, n: int, timer: fl
     with OperatorProcess(command, kubeconfig, log, env=env, cwd=ROOT) as operator:
         server.wait_for_watch("ecap.io", "kafkatopics", namespace, timeout=120)
         player.start()
+        assert operator.process is not None
+        operator_cpu = cpu_seconds(operator.process.pid)
+        bench_cpu = time.process_time()
         started = time.monotonic()
         for index in range(n):
             kube.create(ECAP, "kafkatopics", ecap_topic(index), namespace)
         try:
-            wait_for(lambda: ready_count(kube, namespace) == n, deadline, f"{n} Ready", interval=0.5)
+            wait_for(lambda: ready_count(server, namespace) == n, deadline, f"{n} Ready", interval=0.01)
         except WaitTimeout:
             pass
         elapsed = time.monotonic() - started
-        ready = ready_count(kube, namespace)
+        bench_cpu = time.process_time() - bench_cpu
+        operator_cpu = cpu_seconds(operator.process.pid) - operator_cpu
+        ready = ready_count(server, namespace)
         player.stopping.set()
         problems = operator.problems()
     if problems:
         print(f"operator problems ({len(problems)}):", *problems[:5], sep="\n  ")
-    return elapsed, ready
+    return elapsed, ready, bench_cpu, operator_cpu
 
 
-def directly(kube: KubeClient, n: int) -> float:
-    """The same Strimzi topics, created and marked Ready through the API client, one by one."""
+def directly(kube: KubeClient, n: int) -> tuple[float, float]:
+    """The same Strimzi topics, created and marked Ready through the API client, one by one.
+    Returns the seconds and the CPU seconds of the (bench) process."""
     namespace = "bench-direct"
     kube.create_namespace(namespace)
+    cpu = time.process_time()
     started = time.monotonic()
     for index in range(n):
         name = f"topic-{index:04d}"
-        created = kube.create(STRIMZI, "kafkatopics", {
-            "apiVersion": STRIMZI, "kind": "KafkaTopic",
-            "metadata": {"name": name, "labels": {"strimzi.io/cluster": "bench-kafka",
-                                                  "app.kubernetes.io/managed-by": "bench"}},
-            "spec": {"topicName": name, "partitions": 3, "replicas": 1,
-                     "config": {"retention.ms": "86400000", "cleanup.policy": "delete"}}}, namespace)
+        created = kube.create(
+            STRIMZI,
+            "kafkatopics",
+            {
+                "apiVersion": STRIMZI,
+                "kind": "KafkaTopic",
+                "metadata": {
+                    "name": name,
+                    "labels": {"strimzi.io/cluster": "bench-kafka", "app.kubernetes.io/managed-by": "bench"},
+                },
+                "spec": {
+                    "topicName": name,
+                    "partitions": 3,
+                    "replicas": 1,
+                    "config": {"retention.ms": "86400000", "cleanup.policy": "delete"},
+                },
+            },
+            namespace,
+        )
         mark_ready(kube, created)
-    return time.monotonic() - started
+    return time.monotonic() - started, time.process_time() - cpu
 
 
 def main() -> int:
@@ -128,9 +196,13 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-n", type=int, default=200, help="custom resources applied at once")
-    parser.add_argument("--timer-interval", type=float, default=None,
-                        help="ECAP_OPERATOR_TIMER_INTERVAL (default: the operator's own): Ready is refreshed "
-                        "by the timer after Strimzi reports the child Ready")
+    parser.add_argument(
+        "--timer-interval",
+        type=float,
+        default=None,
+        help="ECAP_OPERATOR_TIMER_INTERVAL (default: the operator's own): Ready is refreshed "
+        "by the timer after Strimzi reports the child Ready",
+    )
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds before giving up")
     parser.add_argument("--log", type=Path, default=Path("/tmp/ecap-bench-operator.log"))
     args = parser.parse_args()
@@ -141,10 +213,13 @@ def main() -> int:
     with EmulatorServer() as server:
         kube = KubeClient(server.url)
         kube.register_crds([*sorted((ROOT / "crds").glob("*.yaml")), UPSTREAM])
-        direct_s = directly(kube, args.n)
-        operator_s, ready = through_operator(
+        before = request_counts(server)
+        direct_s, direct_cpu = directly(kube, args.n)
+        after_direct = request_counts(server)
+        operator_s, ready, bench_cpu, operator_cpu = through_operator(
             kube, server, args.n, args.timer_interval, args.deadline, args.log
         )
+        after_operator = request_counts(server)
     operator_rate = args.n / operator_s
     direct_rate = args.n / direct_s
     ratio = operator_rate / direct_rate
@@ -152,6 +227,14 @@ def main() -> int:
     print(f"operator: {operator_s:8.2f} s  {operator_rate:8.2f} objects/s to Ready ({ready}/{args.n})")
     print(f"direct:   {direct_s:8.2f} s  {direct_rate:8.2f} objects/s (created + marked Ready, serially)")
     print(f"ratio operator/direct: {ratio:.3f}  (target >= 0.5)")
+    print(
+        f"CPU: direct {direct_cpu:.2f} s; through the operator {bench_cpu:.2f} s in the bench process "
+        f"(emulator, Strimzi player, polling) + {operator_cpu:.2f} s in the operator"
+    )
+    print_requests("direct", after_direct - before, args.n)
+    print_requests(
+        "through the operator (bench + Strimzi player + operator)", after_operator - after_direct, args.n
+    )
     if ready != args.n:
         print(f"FAIL: {args.n - ready} objects left un-Ready after {args.deadline} s", file=sys.stderr)
         return 1
