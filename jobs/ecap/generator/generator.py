@@ -66,6 +66,8 @@ MAX_CART_UNITS: Final = 4
 UPDATE_TYPE_WEIGHTS: Final = {"price_change": 0.35, "stock_update": 0.35, "description_update": 0.15,
                               "status_change": 0.15}  # fmt: skip
 PRICE_CHANGE_SIGMA: Final = 0.12
+INSTANCE_SEED_TAG: Final = 0x5EED_1257
+"""Mixed with the seed and an instance number: the entropy of a replica's own event stream."""
 
 
 @dataclass(frozen=True)
@@ -127,11 +129,22 @@ class ShopGenerator:
                     producer.produce(topic_for[batch.stream], value, key, timestamp=ts)
     """
 
-    def __init__(self, spec: DataProducerSpec) -> None:
+    def __init__(self, spec: DataProducerSpec, instance: int = 0) -> None:
+        """``instance`` > 0 draws a different event stream over the same shop (replicas of one producer).
+
+        The catalog and the customer population come from ``spec.seed`` alone, so every instance sells
+        the same products to the same customers; sessions, orders, updates and fraud differ per instance.
+        Instance 0 is the stream of the seed itself.
+        """
+        if instance < 0:
+            raise GeneratorError(f"instance must be 0 or more, got {instance}")
         self.spec = spec
+        self.instance = instance
         self.streams: frozenset[str] = frozenset(spec.topics.refs())
         self._sessions_needed = bool(self.streams & {TRANSACTIONS, USER_EVENTS})
         seeds = np.random.SeedSequence(spec.seed).spawn(4)
+        if instance:
+            seeds[1:] = np.random.SeedSequence([spec.seed, INSTANCE_SEED_TAG, instance]).spawn(3)
         build_rng = np.random.default_rng(seeds[0])
         self._rng = np.random.default_rng(seeds[1])
         faker = Faker()

@@ -9,8 +9,10 @@ credentials); one metrics server covers them all.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 ADMIN_TIMEOUT_S: Final = 10.0
 DEFAULT_FLUSH_TIMEOUT_S: Final = 30.0
 ENV_METRICS_PORT: Final = "ECAP_METRICS_PORT"
+ENV_POD_NAME: Final = "ECAP_POD_NAME"
 
 Mode = Literal["realtime", "replay"]
 
@@ -69,6 +72,8 @@ class RunPlan:
     replay_start: date | None = None
     replay_end: date | None = None  # inclusive
     events_per_day: int | None = None
+    instance: int = 0
+    """Which of the producer's replicas this is: each draws its own event stream (see ``pod_instance``)."""
 
 
 SourceFactory = Callable[[DataProducerSpec, RunPlan, Callable[[], float]], BatchStream]
@@ -178,17 +183,31 @@ def plan_for(
     return RunPlan("replay", effective_rate, end - timedelta(days=days - 1), end, backfill.events_per_day)
 
 
-def generator_source(spec: DataProducerSpec, plan: RunPlan, now: Callable[[], float]) -> BatchStream:
-    """The shop generator (``ecap.generator.ShopGenerator``) as a stream of batches."""
-    from ecap.generator import ShopGenerator  # late: the generator is heavy to import
+def pod_instance(pod_name: str | None) -> int:
+    """The replica number of a pod, from ``ECAP_POD_NAME``: 0 outside a pod.
 
-    generator = ShopGenerator(spec)
-    if plan.mode == "replay":
-        assert plan.replay_start and plan.replay_end and plan.events_per_day  # noqa: S101 - set by plan_for
-        start = datetime.combine(plan.replay_start, datetime.min.time(), tzinfo=UTC)
-        end = datetime.combine(plan.replay_end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-        return iter(generator.replay(start, end, plan.events_per_day))
-    return iter(generator.realtime(plan.rate, now=now))
+    A StatefulSet-style name (``shop-producer-2``) gives its ordinal + 1, stable across restarts;
+    any other pod name (a Deployment's ``shop-producer-7d9f8c6b5-x2k4q``) a number hashed from the
+    whole name. Every pod then draws its own deterministic stream instead of repeating its peers'.
+    """
+    if not pod_name:
+        return 0
+    ordinal = re.fullmatch(r".*-(\d{1,6})", pod_name)
+    if ordinal:
+        return int(ordinal.group(1)) + 1
+    digest = hashlib.sha256(pod_name.encode()).digest()
+    return 1_000_000 + int.from_bytes(digest[:6], "big")
+
+
+def generator_source(spec: DataProducerSpec, plan: RunPlan, now: Callable[[], float]) -> BatchStream:
+    """The shop generator (``ecap.generator.ShopGenerator``) in a worker process, as a stream of batches.
+
+    Realtime windows start at ``now()`` as of this call. Close the returned stream (``close()``) to
+    stop the worker; ``run_producers`` does.
+    """
+    from ecap.producer.worker import GeneratorWorker  # late: numpy
+
+    return GeneratorWorker(spec, plan, start_s=now())
 
 
 # ------------------------------------------------------------------------------------------ one producer
@@ -251,9 +270,16 @@ def _read_topic_facts(admin: AdminClient, topics: Sequence[str], where: str) -> 
     return TopicFacts(limits, dead_letter)
 
 
+def _close_source(source: BatchStream) -> None:
+    """Stop a source that holds resources (the generator worker process); a no-op for plain iterators."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
 def _run_job(
     job: ProducerJob,
-    source_factory: SourceFactory,
+    source: BatchStream,
     stop: threading.Event,
     collector: ProducerCollector,
     flush_timeout_s: float,
@@ -273,7 +299,10 @@ def _run_job(
         job.engine = engine = DeliveryEngine(job.config, facts.limits, job.settings)
         collector.engines.append(engine)
         try:
-            _generate(job, engine, source_factory(job.resource.spec, job.plan, now), stop, now)
+            try:
+                _generate(job, engine, source, stop, now)
+            finally:
+                _close_source(source)  # generation is over: free its CPU for the flush
         finally:
             engine.close(flush_timeout_s)
     except BaseException as err:  # re-raised in the caller's thread by run_producers
@@ -389,10 +418,15 @@ def producer_jobs(
             for stream, ref in spec.topics.refs().items()
         }
         base = settings or DeliverySettings()
+        plan = plan_for(spec, replay=replay, replay_days=replay_days, rate=rate, today=today)
+        if plan.mode == "realtime":
+            # Replicas of one live producer: each pod its own stream. A replay stays the seed's own
+            # stream (a backfill is reproducible; ecap up resumes by replaying it).
+            plan = replace(plan, instance=pod_instance(os.environ.get(ENV_POD_NAME)))
         jobs.append(
             ProducerJob(
                 resource=typed,
-                plan=plan_for(spec, replay=replay, replay_days=replay_days, rate=rate, today=today),
+                plan=plan,
                 topics=topics,
                 config=client_config(resolve_bootstrap(bootstrap, spec.kafka), spec.kafka),
                 settings=replace(base, dead_letter=spec.dead_letter and base.dead_letter),
@@ -460,72 +494,81 @@ def run_producers(
         seed=seed,
         settings=settings,
     )
-    checked: set[str] = set()
-    for job in jobs:
-        servers = job.config["bootstrap.servers"]
-        if servers not in checked:
-            source = resolve_bootstrap(bootstrap, job.resource.spec.kafka)
-            check_reachable(job.config, source)
-            checked.add(servers)
-    stop = stop_event or threading.Event()
-    internal_stop = threading.Event()
-    collector = ProducerCollector()
-    server: HealthServer | None = None
-    if metrics_port is not None:
-        first = jobs[0]
-        server = _health_server(
-            metrics_port,
-            new_registry([collector]),
-            alive=lambda: not any(j.error is not None for j in jobs),
-            readiness=ReadinessProbe(lambda: check_reachable(first.config, timeout=2.0)),
-        ).start()
-        log.info("metrics on :%d (/metrics, /healthz, /readyz)", server.port)
     started = time.monotonic()
-    deadline = started + duration if duration is not None else None
-    threads = [
-        threading.Thread(
-            target=_run_job,
-            args=(job, source_factory, internal_stop, collector, flush_timeout_s, now),
-            name=f"ecap-produce-{job.resource.name}",
-            daemon=True,
-        )
-        for job in jobs
-    ]
-    for thread in threads:
-        thread.start()
-    next_progress = started + progress_interval_s
-    stopped_early = False
+    # Sources start first: before any thread of ours (so a generator worker may be forked) and early,
+    # so that building the generator overlaps the broker checks below.
+    sources: list[BatchStream] = []
     try:
-        while not all(j.done.is_set() for j in jobs):
-            try:
-                if stop.is_set() and not internal_stop.is_set():
-                    stopped_early = True
-                    _stop_all(jobs, internal_stop, flush_timeout_s)
-                if deadline is not None and time.monotonic() >= deadline and not internal_stop.is_set():
-                    _stop_all(jobs, internal_stop, flush_timeout_s)
-                if progress_callback is not None and time.monotonic() >= next_progress:
-                    progress_callback(_report(jobs, started, stopped_early))
-                    next_progress = time.monotonic() + progress_interval_s
-                next(j for j in jobs if not j.done.is_set()).done.wait(0.05)
-            except KeyboardInterrupt:
-                # Ctrl-C (or a second stop signal): stop now, settle what is queued without waiting.
-                log.warning(
-                    "interrupted: not waiting for the flush; undelivered records are reported as failed"
-                )
-                stopped_early = True
-                _stop_all(jobs, internal_stop, 0.0)
-    finally:
+        for job in jobs:
+            sources.append(source_factory(job.resource.spec, job.plan, now))
+        checked: set[str] = set()
+        for job in jobs:
+            servers = job.config["bootstrap.servers"]
+            if servers not in checked:
+                where = resolve_bootstrap(bootstrap, job.resource.spec.kafka)
+                check_reachable(job.config, where)
+                checked.add(servers)
+        stop = stop_event or threading.Event()
+        internal_stop = threading.Event()
+        collector = ProducerCollector()
+        server: HealthServer | None = None
+        if metrics_port is not None:
+            first = jobs[0]
+            server = _health_server(
+                metrics_port,
+                new_registry([collector]),
+                alive=lambda: not any(j.error is not None for j in jobs),
+                readiness=ReadinessProbe(lambda: check_reachable(first.config, timeout=2.0)),
+            ).start()
+            log.info("metrics on :%d (/metrics, /healthz, /readyz)", server.port)
+        deadline = started + duration if duration is not None else None
+        threads = [
+            threading.Thread(
+                target=_run_job,
+                args=(job, source, internal_stop, collector, flush_timeout_s, now),
+                name=f"ecap-produce-{job.resource.name}",
+                daemon=True,
+            )
+            for job, source in zip(jobs, sources, strict=True)
+        ]
         for thread in threads:
-            thread.join()
-        if server is not None:
-            server.stop()
-    errors = [j.error for j in jobs if j.error is not None]
-    if errors:
-        raise errors[0]
-    report = _report(jobs, started, stopped_early)
-    if progress_callback is not None:
-        progress_callback(report)
-    return report
+            thread.start()
+        next_progress = started + progress_interval_s
+        stopped_early = False
+        try:
+            while not all(j.done.is_set() for j in jobs):
+                try:
+                    if stop.is_set() and not internal_stop.is_set():
+                        stopped_early = True
+                        _stop_all(jobs, internal_stop, flush_timeout_s)
+                    if deadline is not None and time.monotonic() >= deadline and not internal_stop.is_set():
+                        _stop_all(jobs, internal_stop, flush_timeout_s)
+                    if progress_callback is not None and time.monotonic() >= next_progress:
+                        progress_callback(_report(jobs, started, stopped_early))
+                        next_progress = time.monotonic() + progress_interval_s
+                    next(j for j in jobs if not j.done.is_set()).done.wait(0.05)
+                except KeyboardInterrupt:
+                    # Ctrl-C (or a second stop signal): stop now, settle what is queued without waiting.
+                    log.warning(
+                        "interrupted: not waiting for the flush; undelivered records are reported as failed"
+                    )
+                    stopped_early = True
+                    _stop_all(jobs, internal_stop, 0.0)
+        finally:
+            for thread in threads:
+                thread.join()
+            if server is not None:
+                server.stop()
+        errors = [j.error for j in jobs if j.error is not None]
+        if errors:
+            raise errors[0]
+        report = _report(jobs, started, stopped_early)
+        if progress_callback is not None:
+            progress_callback(report)
+        return report
+    finally:
+        for source in sources:
+            _close_source(source)
 
 
 def _health_server(

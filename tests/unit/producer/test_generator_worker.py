@@ -1,0 +1,158 @@
+"""The generator worker process: the same stream as in-process, clean stops, errors raised, no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ecap.generator import GeneratorError
+from ecap.producer import ProducerError
+from ecap.producer.runner import RunPlan
+from ecap.producer.worker import GeneratorWorker, ShippedBatch, pack_chunk, shop_chunks, unpack_chunk
+from ecap_operator.api.data_producer import DataProducerSpec
+
+SPEC = DataProducerSpec.model_validate(
+    {
+        "topics": {"transactions": "t", "userEvents": "u", "productUpdates": "p"},
+        "seed": 5,
+        "customers": 800,
+        "products": 120,
+    }
+)
+REPLAY = RunPlan("replay", 10.0, date(2026, 3, 2), date(2026, 3, 2), 6000)
+WEDNESDAY_NOON_UTC = 1_772_625_600.0
+LIVE = RunPlan("realtime", 20.0)  # a low rate keeps the warm start (simulated open sessions) short
+
+
+def _records(chunks: object) -> list[list[tuple[str, list[bytes], list[bytes], list[int]]]]:
+    return [
+        [(b.stream, list(b.keys), list(b.values), list(b.timestamps_ms)) for b in chunk]
+        for chunk in chunks  # type: ignore[attr-defined]
+    ]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def test_pack_and_unpack_round_trip_every_byte() -> None:
+    chunk = [
+        ShippedBatch("user-events", [b"s-1", b"", b"s-\xff"], [b'{"a":1}', b"", "é".encode()], [1, 2, -3]),
+        ShippedBatch("transactions", [], [], []),
+        ShippedBatch("product-updates", [b"p"], [b"x" * 70_000], [2**40]),
+    ]
+    assert unpack_chunk(pack_chunk(chunk)) == chunk
+
+
+def test_a_damaged_message_is_refused() -> None:
+    payload = pack_chunk([ShippedBatch("transactions", [b"k"], [b"v"], [1])])
+    with pytest.raises(ProducerError, match="stray bytes"):
+        unpack_chunk(payload + b"?")
+    with pytest.raises(ProducerError, match="tag"):
+        unpack_chunk(b"X" + payload[1:])
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_the_worker_ships_exactly_the_in_process_stream(method: str) -> None:
+    expected = _records(shop_chunks(SPEC, REPLAY, 0.0))
+    worker = GeneratorWorker(SPEC, REPLAY, 0.0, method=method)  # type: ignore[arg-type]
+    try:
+        got = _records(worker)
+    finally:
+        worker.close()
+    assert got == expected
+    assert sum(len(b[2]) for chunk in got for b in chunk) > 5000
+    assert worker.exit_code == 0
+
+
+def test_close_stops_an_endless_live_stream_cleanly() -> None:
+    worker = GeneratorWorker(SPEC, LIVE, WEDNESDAY_NOON_UTC)
+    first = next(worker)
+    assert all(isinstance(b, ShippedBatch) for b in first)
+    pid = worker.process.pid
+    assert pid is not None and _alive(pid)
+    worker.close()
+    assert worker.exit_code == 0  # left on the stop signal, not killed
+    assert not _alive(pid)
+    with pytest.raises(StopIteration):
+        next(worker)
+    worker.close()  # idempotent
+
+
+def test_terminal_signals_do_not_stop_the_worker_only_its_parent_does() -> None:
+    """Ctrl-C reaches the whole process group; stopping and flushing is the parent's decision."""
+    worker = GeneratorWorker(SPEC, LIVE, WEDNESDAY_NOON_UTC)
+    try:
+        next(worker)
+        assert worker.process.pid is not None
+        os.kill(worker.process.pid, signal.SIGINT)
+        os.kill(worker.process.pid, signal.SIGTERM)
+        for _ in range(3):
+            assert next(worker) is not None
+    finally:
+        worker.close()
+    assert worker.exit_code == 0
+
+
+def test_a_generator_error_in_the_worker_is_raised_by_the_parent() -> None:
+    worker = GeneratorWorker(SPEC, RunPlan("realtime", -5.0), WEDNESDAY_NOON_UTC)
+    with pytest.raises(GeneratorError, match="rate must be positive, got -5.0"):
+        next(worker)
+    assert worker.exit_code == 0
+
+
+def test_a_worker_that_dies_is_reported_not_taken_for_the_end() -> None:
+    worker = GeneratorWorker(SPEC, LIVE, WEDNESDAY_NOON_UTC)
+    next(worker)
+    assert worker.process.pid is not None
+    os.kill(worker.process.pid, signal.SIGKILL)
+    with pytest.raises(ProducerError, match="exited unexpectedly"):
+        for _ in range(100):  # what was already in the pipe, then the end of file
+            next(worker)
+
+
+def test_the_worker_dies_with_its_parent(tmp_path: Path) -> None:
+    """A producer killed hard (OOM, SIGKILL) leaves no generator process behind."""
+    pid_file = tmp_path / "worker.pid"
+    script = textwrap.dedent(
+        f"""
+        import time
+        from tests.unit.producer.test_generator_worker import LIVE, SPEC, WEDNESDAY_NOON_UTC
+        from ecap.producer.worker import GeneratorWorker
+
+        if __name__ == "__main__":
+            worker = GeneratorWorker(SPEC, LIVE, WEDNESDAY_NOON_UTC)
+            next(worker)
+            open({str(pid_file)!r}, "w").write(str(worker.process.pid))
+            time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[3])
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert parent.poll() is None, "the parent process failed before starting its worker"
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        assert _alive(child)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
