@@ -10,6 +10,7 @@ Kubernetes extensions: ``nullable`` -> also null, ``x-kubernetes-int-or-string``
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -237,23 +238,80 @@ def _field_path(parts: Any) -> str:
     return text or "<root>"
 
 
+_SPLITTABLE_ROOT: Final = frozenset({"type", "properties", "required", "description", "title"})
+"""Root keywords that only constrain the root itself: each property's value can be checked on its own."""
+_MEMO_SIZE: Final = 4096
+
+Violation = tuple[tuple[str | int, ...], str, str]
+"""(path, jsonschema keyword, message)."""
+
+
 class CompiledSchema:
-    """One version's schema, translated once and reused for every object of that version."""
+    """One version's schema, translated once and reused for every object of that version.
+
+    Validation is the costliest part of every write; most writes leave ``spec`` or ``status`` as it was
+    (a status write, kopf's annotation patch), so each root property's verdict is remembered by content:
+    the same value always gets the same answer from the same schema.
+    """
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.source = schema
-        self._validator = jsonschema.Draft4Validator(root_schema(schema))
+        root = root_schema(schema)
+        self._validator = jsonschema.Draft4Validator(root)
+        self._parts: dict[str, jsonschema.Draft4Validator] | None = None
+        self._shell: jsonschema.Draft4Validator | None = None
+        self._memo: dict[tuple[str, str], list[Violation]] = {}
+        properties = root.get("properties") or {}
+        if set(root) <= _SPLITTABLE_ROOT:
+            self._shell = jsonschema.Draft4Validator({**root, "properties": dict.fromkeys(properties, {})})
+            self._parts = {key: jsonschema.Draft4Validator(sub) for key, sub in properties.items()}
 
     def errors(self, body: Mapping[str, Any]) -> list[FieldCause]:
         """Every schema violation in ``body`` (apiVersion/kind/metadata excluded), field by field."""
         checked = {k: v for k, v in body.items() if k not in _ROOT_MANAGED}
-        causes = []
-        for error in sorted(self._validator.iter_errors(checked), key=lambda e: list(e.absolute_path)):
-            field = _field_path(error.absolute_path)
-            if error.validator == "required":
-                missing = str(error.message).split("'")[1] if "'" in error.message else ""
-                field = f"{field}.{missing}" if field != "<root>" else missing
-                causes.append(FieldCause(field, "Required value", "FieldValueRequired"))
-            else:
-                causes.append(FieldCause(field, f"Invalid value: {error.message}"))
-        return causes
+        if self._parts is None or self._shell is None:
+            found = _violations(self._validator, checked, ())
+        else:
+            found = _violations(self._shell, checked, ())
+            for key, value in checked.items():
+                validator = self._parts.get(key)
+                if validator is not None:
+                    found.extend(self._part_violations(key, validator, value))
+        return [_cause(path, keyword, message) for path, keyword, message in sorted(found, key=_path_key)]
+
+    def _part_violations(
+        self, key: str, validator: jsonschema.Draft4Validator, value: Any
+    ) -> list[Violation]:
+        try:
+            content = json.dumps(value, sort_keys=True)
+        except (TypeError, ValueError):
+            return _violations(validator, value, (key,))
+        known = self._memo.get((key, content))
+        if known is None:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            known = self._memo[(key, content)] = _violations(validator, value, (key,))
+        return list(known)
+
+
+def _violations(
+    validator: jsonschema.Draft4Validator, value: Any, prefix: tuple[str, ...]
+) -> list[Violation]:
+    return [
+        ((*prefix, *error.absolute_path), str(error.validator), str(error.message))
+        for error in validator.iter_errors(value)
+    ]
+
+
+def _path_key(violation: Violation) -> list[str | int]:
+    return list(violation[0])
+
+
+def _cause(path: tuple[str | int, ...], keyword: str, message: str) -> FieldCause:
+    field = _field_path(path)
+    if keyword == "required":
+        missing = message.split("'")[1] if "'" in message else ""
+        return FieldCause(
+            f"{field}.{missing}" if field != "<root>" else missing, "Required value", "FieldValueRequired"
+        )
+    return FieldCause(field, f"Invalid value: {message}")

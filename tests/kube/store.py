@@ -74,6 +74,19 @@ def _valid_name(name: str) -> bool:
     )
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON document (dicts, lists, scalars): what ``copy.deepcopy`` does, several times
+    faster, for the copies every write makes (anything else still goes through ``copy.deepcopy``)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) for item in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
 def _without(body: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in keys}
 
@@ -168,7 +181,7 @@ class ObjectStore:
     ) -> dict[str, Any]:
         if not isinstance(body, Mapping):
             raise errors.bad_request("the request body must be a JSON object")
-        new = copy.deepcopy(dict(body))
+        new = _copy(dict(body))
         meta = new.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
@@ -239,9 +252,7 @@ class ObjectStore:
             raise errors.bad_request("the request body must be a JSON object")
         current = self._current(rtype, namespace, name)
         self._check_version(rtype, name, current, (body.get("metadata") or {}).get("resourceVersion"))
-        return self._commit(
-            rtype, namespace, name, current, copy.deepcopy(dict(body)), subresource, strict_fields
-        )
+        return self._commit(rtype, namespace, name, current, _copy(dict(body)), subresource, strict_fields)
 
     def patch(
         self,
@@ -308,7 +319,7 @@ class ObjectStore:
             return self._remove(rtype, current)
         if meta.get("deletionTimestamp"):
             return self._as_version(rtype, current)
-        marked = copy.deepcopy(current)
+        marked = _copy(current)
         marked["metadata"]["deletionTimestamp"] = _timestamp(self.clock())
         marked["metadata"]["deletionGracePeriodSeconds"] = 0
         marked["metadata"]["finalizers"] = finalizers
@@ -355,7 +366,7 @@ class ObjectStore:
                     collected += 1
             elif len(alive) < len(refs):
                 rtype = self._rtype_of(storage)
-                pruned = copy.deepcopy(body)
+                pruned = _copy(body)
                 pruned["metadata"]["ownerReferences"] = alive
                 self._bump_and_store(rtype, key[0], key[1], pruned, "MODIFIED")
         return collected
@@ -456,16 +467,16 @@ class ObjectStore:
             raise errors.not_found(f"{rtype.plural}/status", rtype.group, name)
         old_meta = current["metadata"]
         if subresource == "status":
-            new = copy.deepcopy(current)
+            new = _copy(current)
             if "status" in candidate:
                 new["status"] = candidate["status"]
             else:
                 new.pop("status", None)
         else:
-            new = copy.deepcopy(candidate)  # patches share untouched sub-objects with the stored body
+            new = _copy(candidate)  # patches share untouched sub-objects with the stored body
             if rtype.has_status:
                 if "status" in current:
-                    new["status"] = copy.deepcopy(current["status"])
+                    new["status"] = _copy(current["status"])
                 else:
                     new.pop("status", None)
             meta = new.get("metadata")
@@ -539,7 +550,7 @@ class ObjectStore:
         self._objects.get(rtype.storage_key, {}).pop((scope, meta["name"]), None)
         self._by_uid.pop(meta["uid"], None)
         self._revision += 1
-        gone = copy.deepcopy(body)
+        gone = _copy(body)
         gone["metadata"]["resourceVersion"] = str(self._revision)
         self._emit(WatchEvent("DELETED", rtype.storage_key, scope, gone, self._revision))
         for hook in self.hooks:
@@ -556,7 +567,7 @@ class ObjectStore:
 
     def _orphan_dependents(self, uid: str) -> None:
         for storage, key, body in self.dependents_of(uid):
-            orphan = copy.deepcopy(body)
+            orphan = _copy(body)
             orphan["metadata"]["ownerReferences"] = [
                 ref for ref in body["metadata"]["ownerReferences"] if ref.get("uid") != uid
             ]
@@ -579,7 +590,7 @@ class ObjectStore:
         ]
         if blocking:
             return
-        released = copy.deepcopy(body)
+        released = _copy(body)
         released["metadata"]["finalizers"] = [
             f for f in body["metadata"]["finalizers"] if f != "foregroundDeletion"
         ]
@@ -598,7 +609,7 @@ class ObjectStore:
     ) -> None:
         """Replace the finalizers of a stored object as a controller would (hooks use it)."""
         current = self._current(rtype, namespace, name)
-        changed = copy.deepcopy(current)
+        changed = _copy(current)
         changed["metadata"]["finalizers"] = finalizers
         if not finalizers:
             changed["metadata"].pop("finalizers", None)
