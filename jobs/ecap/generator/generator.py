@@ -702,6 +702,7 @@ class ShopGenerator:
             frags.append(f'"product_id":null,"category":null,"search_query":null,"page":"{page}"')
         self._fragments = frags
         self._event_type_json = list(sessions.EVENT_TYPES)
+        self._mid_table = [[_mid(segment, channel) for channel in self._channels] for segment in SEGMENTS]
 
     def _fragments_for(
         self,
@@ -741,10 +742,16 @@ class ShopGenerator:
     ) -> None:
         pop = self.population
         cust_l, city_l, seg_l, chan_l = customer.tolist(), city.tolist(), segment.tolist(), channel.tolist()
-        heads = [_head(sid, pop.customer_ids[c]) for sid, c in zip(session_ids, cust_l, strict=True)]
-        mids = [_mid(SEGMENTS[g], self._channels[ch]) for g, ch in zip(seg_l, chan_l, strict=True)]
+        customer_ids, locations, devices = pop.customer_ids, pop.location_json, pop.device_json
+        # _head, _mid and _tail inlined: this runs once per session.
+        heads = [
+            f'"session_id":"{sid}","customer_id":"{customer_ids[c]}"'
+            for sid, c in zip(session_ids, cust_l, strict=True)
+        ]
+        mid_table = self._mid_table
+        mids = [mid_table[g][ch] for g, ch in zip(seg_l, chan_l, strict=True)]
         tails = [
-            _tail(pop.location_json[ct], pop.device_json[c]) for ct, c in zip(city_l, cust_l, strict=True)
+            f'"location":{locations[ct]},"device":{devices[c]}' for ct, c in zip(city_l, cust_l, strict=True)
         ]
         keys_by_session = [sid.encode() for sid in session_ids]
         event_ids = uuids(rng, ev_type.size)

@@ -131,13 +131,20 @@ def build_population(rng: np.random.Generator, n_customers: int) -> Population:
     )
     os_draw = rng.random(n_customers)
     device_ids = uuids(rng, n_customers)
-    devices = []
-    for i in range(n_customers):
-        type_name = schemas.DEVICE_TYPES[int(device_type[i])]
-        systems = OPERATING_SYSTEMS[type_name]
-        devices.append(
-            device_json("dev-" + device_ids[i], type_name, systems[int(os_draw[i] * len(systems))])
-        )
+    # The part of each customer's device object after its id, per (device type, operating system).
+    suffixes = [
+        [
+            device_json("", type_name, os_name)[len('{"device_id":""') :]
+            for os_name in OPERATING_SYSTEMS[type_name]
+        ]
+        for type_name in schemas.DEVICE_TYPES
+    ]
+    n_systems = np.asarray([len(OPERATING_SYSTEMS[t]) for t in schemas.DEVICE_TYPES], dtype=np.int64)
+    os_index = (os_draw * n_systems[device_type]).astype(np.int64).tolist()
+    devices = [
+        f'{{"device_id":"dev-{device_id}"{suffixes[t][o]}'
+        for device_id, t, o in zip(device_ids, device_type.tolist(), os_index, strict=True)
+    ]
 
     n_tiers = len(SEGMENTS)
     order = np.lexsort((tier, city)).astype(np.int64)
@@ -155,7 +162,7 @@ def build_population(rng: np.random.Generator, n_customers: int) -> Population:
                 c_lo + int(np.searchsorted(tiers_here, t, side="right")),
             )
     return Population(
-        customer_ids=[customer_id(i) for i in range(n_customers)],
+        customer_ids=[f"cust_{i:06d}" for i in range(n_customers)],  # customer_id(i), inlined
         city=city,
         propensity=propensity,
         tier=tier,

@@ -2,10 +2,10 @@
 
 Generating and serialising events and handing them to librdkafka both cost Python CPU time; in one
 process they take turns under the GIL. ``GeneratorWorker`` moves the generator into a child process
-that writes each chunk, packed into one message (lengths, timestamps and two byte blobs per batch),
-to a pipe. The parent unpacks a chunk and delivers it while the child already generates the next one.
-The pipe is the bounded queue: a child at most one chunk ahead blocks on its write until the parent
-reads, so a slow broker slows generation down instead of filling memory.
+that writes each chunk, pickled into one message (pickle copies lists of bytes in C), to a pipe.
+The parent unpacks a chunk and delivers it while the child already generates the next one. The pipe
+is the bounded queue: a child at most one chunk ahead blocks on its write until the parent reads, so
+a slow broker slows generation down instead of filling memory.
 
 The stream is the one the generator yields in-process, chunk for chunk and byte for byte (the same
 seed and period give the same events in the same order): the child runs the very same iterator.
@@ -28,7 +28,6 @@ import multiprocessing
 import os
 import pickle
 import signal
-import struct
 import sys
 import threading
 import traceback
@@ -37,10 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from types import FrameType
-from typing import TYPE_CHECKING, Final, Literal, Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from ecap.producer.errors import ProducerError
 from ecap_operator.api import DataProducerSpec
@@ -50,14 +46,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHUNK: Final = b"C"
-DONE: Final = b"D"
-FAILED: Final = b"E"
+CHUNK: Final = "chunk"
+DONE: Final = "done"
+FAILED: Final = "failed"
 STOP_SIGNAL: Final = signal.SIGUSR1
 JOIN_TIMEOUT_S: Final = 5.0
 _PR_SET_PDEATHSIG: Final = 1
 StartMethod = Literal["fork", "spawn"]
-_BATCH_HEADER: Final = struct.Struct("<HIQQ")  # stream name length, records, key bytes, value bytes
 
 
 class BatchLike(Protocol):
@@ -84,61 +79,35 @@ class ShippedBatch:
 
 
 # ------------------------------------------------------------------------------------------ wire format
+# A message is a pickled (tag, body): (CHUNK, [(stream, keys, values, timestamps), ...]), (DONE, None) or
+# (FAILED, exception). Pickle copies lists of bytes in C on both sides: cheaper than any framing of ours.
 
 
 def pack_chunk(chunk: Sequence[BatchLike]) -> bytes:
-    """One message for a chunk: per batch a header, key and value lengths, timestamps, then the bytes."""
-    parts: list[bytes] = [CHUNK, struct.pack("<I", len(chunk))]
-    for batch in chunk:
-        name = batch.stream.encode()
-        n = len(batch.values)
-        key_blob, value_blob = b"".join(batch.keys), b"".join(batch.values)
-        parts += [
-            _BATCH_HEADER.pack(len(name), n, len(key_blob), len(value_blob)),
-            name,
-            np.fromiter(map(len, batch.keys), dtype=np.int32, count=n).tobytes(),
-            np.fromiter(map(len, batch.values), dtype=np.int32, count=n).tobytes(),
-            np.asarray(batch.timestamps_ms, dtype=np.int64).tobytes(),
-            key_blob,
-            value_blob,
-        ]
-    return b"".join(parts)
+    """One message for a chunk: each batch's stream, keys, values and timestamps."""
+    body = [(b.stream, b.keys, b.values, b.timestamps_ms) for b in chunk]
+    return pickle.dumps((CHUNK, body), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def unpack_message(payload: bytes) -> tuple[str, Any]:
+    """(tag, body) of a message from our own worker."""
+    message = pickle.loads(payload)  # noqa: S301 - written by our own child process
+    if not (isinstance(message, tuple) and len(message) == 2 and message[0] in (CHUNK, DONE, FAILED)):
+        raise ProducerError(f"generator worker: unexpected message {str(message)[:80]!r}")
+    tag, body = message
+    return tag, body
 
 
 def unpack_chunk(payload: bytes) -> list[ShippedBatch]:
-    """The batches of a ``pack_chunk`` message (a ``CHUNK``-tagged payload)."""
-    if payload[:1] != CHUNK:
-        raise ProducerError(f"generator worker: unexpected message tag {payload[:1]!r}")
-    (count,) = struct.unpack_from("<I", payload, 1)
-    pos = 5
-    out: list[ShippedBatch] = []
-    for _ in range(count):
-        name_len, n, key_bytes, value_bytes = _BATCH_HEADER.unpack_from(payload, pos)
-        pos += _BATCH_HEADER.size
-        stream = payload[pos : pos + name_len].decode()
-        pos += name_len
-        key_lens = np.frombuffer(payload, dtype=np.int32, count=n, offset=pos)
-        pos += 4 * n
-        value_lens = np.frombuffer(payload, dtype=np.int32, count=n, offset=pos)
-        pos += 4 * n
-        timestamps = np.frombuffer(payload, dtype=np.int64, count=n, offset=pos).tolist()
-        pos += 8 * n
-        keys = _split(payload, pos, key_lens)
-        pos += key_bytes
-        values = _split(payload, pos, value_lens)
-        pos += value_bytes
-        out.append(ShippedBatch(stream, keys, values, timestamps))
-    if pos != len(payload):
-        raise ProducerError(f"generator worker: chunk message has {len(payload) - pos} stray bytes")
-    return out
+    """The batches of a ``pack_chunk`` message."""
+    tag, body = unpack_message(payload)
+    if tag != CHUNK:
+        raise ProducerError(f"generator worker: expected a chunk, got a {tag!r} message")
+    return [ShippedBatch(stream, list(keys), list(values), list(ts)) for stream, keys, values, ts in body]
 
 
-def _split(payload: bytes, start: int, lengths: npt.NDArray[np.int32]) -> list[bytes]:
-    if lengths.size == 0:
-        return []
-    ends = (start + np.cumsum(lengths, dtype=np.int64)).tolist()
-    starts = [start, *ends[:-1]]
-    return [payload[a:b] for a, b in zip(starts, ends, strict=True)]
+def _message(tag: str, body: object) -> bytes:
+    return pickle.dumps((tag, body), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # ------------------------------------------------------------------------------------------ the child
@@ -201,9 +170,9 @@ def _serve(
         try:
             for chunk in shop_chunks(spec, plan, start_s):
                 sender.send_bytes(pack_chunk(chunk))
-            final = DONE
+            final = _message(DONE, None)
         except Exception as err:  # noqa: BLE001 - not swallowed: sent to the parent, which raises it
-            final = FAILED + _pickled(err)
+            final = _pickled(err)
         sender.send_bytes(final)
         _armed[0] = False
     except (_Stopped, BrokenPipeError):
@@ -216,9 +185,9 @@ def _pickled(err: Exception) -> bytes:
     detail = "".join(traceback.format_exception(err))
     err.add_note(f"(raised in the generator worker process)\n{detail}")
     try:
-        return pickle.dumps(err)
+        return _message(FAILED, err)
     except (pickle.PicklingError, TypeError, AttributeError):
-        return pickle.dumps(ProducerError(f"generator worker failed: {detail}"))
+        return _message(FAILED, ProducerError(f"generator worker failed: {detail}"))
 
 
 # ------------------------------------------------------------------------------------------ the parent
@@ -278,15 +247,13 @@ class GeneratorWorker:
             raise ProducerError(
                 f"the generator worker process exited unexpectedly (exit code {self.exit_code})"
             ) from None
-        tag = payload[:1]
+        tag, body = unpack_message(payload)
         if tag == CHUNK:
-            return unpack_chunk(payload)
+            return [ShippedBatch(stream, keys, values, ts) for stream, keys, values, ts in body]
         self.close()
-        if tag == DONE:
-            raise StopIteration
         if tag == FAILED:
-            raise pickle.loads(payload[1:])  # noqa: S301 - written by our own child process
-        raise ProducerError(f"generator worker: unexpected message tag {tag!r}")
+            raise body
+        raise StopIteration
 
     def close(self, timeout_s: float = JOIN_TIMEOUT_S) -> None:
         """Stop the child (wherever it is) and wait for it; idempotent."""
