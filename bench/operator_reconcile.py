@@ -19,15 +19,17 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.kube.client import KubeClient, WaitTimeout, wait_for  # noqa: E402
+from tests.kube.client import KubeClient  # noqa: E402
 from tests.kube.process import OperatorProcess  # noqa: E402
 from tests.kube.server import EmulatorServer  # noqa: E402
+from tests.kube.store import WatchEvent  # noqa: E402
 
 ECAP = "ecap.io/v1alpha1"
 STRIMZI = "kafka.strimzi.io/v1beta2"
@@ -81,22 +83,44 @@ def ecap_topic(index: int) -> dict[str, Any]:
     }
 
 
-def is_ready(obj: dict[str, Any]) -> bool:
+def is_ready(obj: Mapping[str, Any]) -> bool:
     conditions = (obj.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def ready_count(server: EmulatorServer, namespace: str) -> int:
-    """Ready ecap.io KafkaTopics, counted on the emulator's own loop rather than listed over HTTP: the
-    polling (every few milliseconds, for a precise end time) must not load the API it measures."""
+class ReadyTracker:
+    """Follows the emulator's store (on its own loop: no HTTP, so the measurement does not load the API
+    it measures) and notes the moment the N-th ecap.io KafkaTopic of a namespace reports Ready=True."""
 
-    def count() -> int:
+    def __init__(self, server: EmulatorServer, namespace: str, n: int) -> None:
+        self.namespace = namespace
+        self.n = n
+        self.ready: set[str] = set()
+        self.done = threading.Event()
+        self.finished_at: float | None = None
         rtype = server.emulator.registry.get("ecap.io", "v1alpha1", "kafkatopics")
         assert rtype is not None
-        items, _ = server.emulator.store.list_objects(rtype, namespace)
-        return sum(is_ready(obj) for obj in items)
+        self.storage = rtype.storage_key
+        self._unsubscribe = server.call(lambda: server.emulator.store.subscribe(self._seen))
+        self._server = server
 
-    return server.call(count)
+    def _seen(self, event: WatchEvent) -> None:
+        if event.storage != self.storage or event.namespace != self.namespace:
+            return
+        name = str(event.body["metadata"]["name"])
+        if event.type != "DELETED" and is_ready(event.body):
+            self.ready.add(name)
+        else:
+            self.ready.discard(name)
+        if len(self.ready) >= self.n and not self.done.is_set():
+            self.finished_at = time.monotonic()
+            self.done.set()
+
+    def count(self) -> int:
+        return self._server.call(lambda: len(self.ready))
+
+    def close(self) -> None:
+        self._server.call(self._unsubscribe)
 
 
 Counts = collections.Counter[tuple[str, str]]
@@ -108,12 +132,14 @@ def request_counts(server: EmulatorServer) -> Counts:
 
 
 def print_requests(title: str, counts: Counts, n: int) -> None:
-    """Requests per object, by verb and resource (discovery and watches included)."""
+    """Requests and watch events per object, by verb and resource (discovery and watches included)."""
     served = {key: count for key, count in counts.items() if count > 0}
-    total = sum(served.values())
-    print(f"{title}: {total / n:.2f} requests per object")
+    requests = sum(count for (verb, _), count in served.items() if verb != "EVENT")
+    events = sum(count for (verb, _), count in served.items() if verb == "EVENT")
+    print(f"{title}: {requests / n:.2f} requests and {events / n:.2f} watch events per object")
     for (verb, what), count in sorted(served.items(), key=lambda item: -item[1]):
-        print(f"    {count / n:6.2f}  {verb} {what}")
+        if count / n >= 0.05:
+            print(f"    {count / n:6.2f}  {verb} {what}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -135,6 +161,7 @@ def through_operator(
     kubeconfig = server.write_kubeconfig(log.with_suffix(".kubeconfig"))
     command = [sys.executable, "-m", "ecap.cli", "operator", "run", "--standalone", "--namespace", namespace]
     player = StrimziPlayer(kube, namespace)
+    tracker = ReadyTracker(server, namespace, n)
     with OperatorProcess(command, kubeconfig, log, env=env, cwd=ROOT) as operator:
         server.wait_for_watch("ecap.io", "kafkatopics", namespace, timeout=120)
         player.start()
@@ -144,14 +171,12 @@ def through_operator(
         started = time.monotonic()
         for index in range(n):
             kube.create(ECAP, "kafkatopics", ecap_topic(index), namespace)
-        try:
-            wait_for(lambda: ready_count(server, namespace) == n, deadline, f"{n} Ready", interval=0.01)
-        except WaitTimeout:
-            pass
-        elapsed = time.monotonic() - started
+        tracker.done.wait(deadline)
+        elapsed = (tracker.finished_at or time.monotonic()) - started
         bench_cpu = time.process_time() - bench_cpu
         operator_cpu = cpu_seconds(operator.process.pid) - operator_cpu
-        ready = ready_count(server, namespace)
+        ready = tracker.count()
+        tracker.close()
         player.stopping.set()
         problems = operator.problems()
     if problems:

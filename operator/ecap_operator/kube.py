@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,6 +36,7 @@ PLURALS: Final[dict[tuple[str, str], str]] = {
     **{(API_VERSION, kind.kind): kind.plural for kind in KINDS.values()},
 }
 MERGE_PATCH: Final = "application/merge-patch+json"
+JSON_PATCH: Final = "application/json-patch+json"
 TIMEOUT: Final = (5.0, 30.0)
 
 
@@ -200,6 +201,19 @@ class KubeApi:
         """JSON merge patch of the status subresource (``body`` is the status itself); None when gone."""
         status, payload = self._call(
             "PATCH", f"{object_path(ref)}/status", {"status": dict(body)}, content_type=MERGE_PATCH
+        )
+        if status == 404:
+            return None
+        result: Manifest = self._check(status, payload, f"patch status of {ref}")
+        return result
+
+    def patch_status_ops(self, ref: ObjectRef, operations: Sequence[Mapping[str, Any]]) -> Manifest | None:
+        """JSON patch (RFC 6902) through the status subresource; None when the object is gone.
+
+        Its ``test`` operations make the write conditional: when one fails, the API answers 422 and
+        nothing is written (raised as KubeApiError with status 422)."""
+        status, payload = self._call(
+            "PATCH", f"{object_path(ref)}/status", [dict(op) for op in operations], content_type=JSON_PATCH
         )
         if status == 404:
             return None

@@ -30,6 +30,11 @@ class ChildKind:
         return f"child_{self.plural}"
 
 
+STATUS_SHARED_WITH_JOBS: Final[frozenset[str]] = frozenset({"SegmentationRun", "DeltaTable"})
+"""Kinds whose status their jobs write too (run figures, job-reported conditions): a child event reads
+them afresh. For the others the operator is the status' only writer, so the object as its last status
+write returned it is what a refresh starts from (one request instead of a read and a write)."""
+
 CHILD_KINDS: Final[tuple[ChildKind, ...]] = (
     ChildKind("kafka.strimzi.io", "v1beta2", "kafkatopics"),
     ChildKind("sparkoperator.k8s.io", "v1beta2", "sparkapplications"),
@@ -115,3 +120,42 @@ def seen_child(event_type: str | None, child: Mapping[str, Any]) -> dict[ObjectR
     if not (child.get("apiVersion") and child.get("kind") and meta.get("namespace") and meta.get("name")):
         return {}
     return {ObjectRef.of(child): None if event_type == "DELETED" else dict(child)}
+
+
+def _pointer(key: str) -> str:
+    return "/status/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def _merged(current: Any, patch: Any) -> Any:
+    """RFC 7386 merge of ``patch`` onto ``current`` (None in the patch removes a key)."""
+    if not isinstance(patch, Mapping):
+        return patch
+    out = dict(current) if isinstance(current, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merged(out.get(key), value)
+    return out
+
+
+def guarded_status_patch(written: Mapping[str, Any], patch: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """JSON-patch operations that apply the status merge ``patch`` to the object as our last status write
+    returned it (``written``), valid only while its generation and conditions are still those: a test
+    fails (the API answers 422, nothing is written) when the spec changed or someone else touched the
+    conditions since. None when ``written`` has no generation or conditions to guard on."""
+    meta = written.get("metadata") or {}
+    current = written.get("status")
+    if not isinstance(current, Mapping) or meta.get("generation") is None or "conditions" not in current:
+        return None
+    operations: list[dict[str, Any]] = [
+        {"op": "test", "path": "/metadata/generation", "value": meta["generation"]},
+        {"op": "test", "path": "/status/conditions", "value": current["conditions"]},
+    ]
+    merged = _merged(current, patch)
+    for key in patch:
+        if key in merged:
+            operations.append({"op": "add", "path": _pointer(key), "value": merged[key]})
+        elif key in current:
+            operations.append({"op": "remove", "path": _pointer(key)})
+    return operations

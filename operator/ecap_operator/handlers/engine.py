@@ -84,6 +84,8 @@ class Runtime:
     settings: OperatorSettings
     metrics: OperatorMetrics | None = None
     locks: OwnerLocks = field(default_factory=OwnerLocks)
+    written: dict[ObjectRef, Manifest] = field(default_factory=dict)
+    """Each object as our last status write returned it (read and replaced under the object's lock)."""
 
 
 Known = Mapping[ObjectRef, Manifest | None]

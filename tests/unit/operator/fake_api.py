@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jsonpatch
+
+from ecap_operator.errors import KubeApiError
 from ecap_operator.kube import PLURALS, ObjectRef
 from tests.kube.patching import merge_patch
 
@@ -72,6 +75,21 @@ class FakeKubeApi:
         if current is None:
             return None
         current["status"] = merge_patch(current.get("status"), body)
+        current["metadata"]["resourceVersion"] = str(next(self._ids))
+        return copy.deepcopy(current)
+
+    def patch_status_ops(self, ref: ObjectRef, operations: Sequence[Mapping[str, Any]]) -> Manifest | None:
+        """A JSON patch of the status subresource; a failed ``test`` is a 422, as the API answers."""
+        self._record("patch_status", ref.api_version, ref.kind)
+        current = self.objects.get(ref)
+        if current is None:
+            return None
+        try:
+            patched: Manifest = jsonpatch.apply_patch(copy.deepcopy(current), [dict(op) for op in operations])
+        except jsonpatch.JsonPatchTestFailed as err:
+            raise KubeApiError(422, f"patch status of {ref}", str(err)) from err
+        self.status_patches.append((ref, copy.deepcopy(patched.get("status") or {})))
+        current["status"] = patched.get("status")
         current["metadata"]["resourceVersion"] = str(next(self._ids))
         return copy.deepcopy(current)
 

@@ -12,6 +12,7 @@ import pytest
 
 from ecap_operator.handlers import handle, refresh_owner
 from ecap_operator.handlers.children import (
+    guarded_status_patch,
     owner_of,
     refresh_allowed,
     seen_child,
@@ -162,11 +163,71 @@ def test_strimzi_ready_refreshes_the_owner_without_a_reconcile(api: FakeKubeApi)
     assert refresh_owner(ready, "MODIFIED", runtime, LOG) == "refreshed"
     assert ready_status(api, owner) == "True"
     assert api.objects[owner]["status"]["phase"] == "Ready"
-    # Read only: the owner is read, the child comes from the event, nothing but the status is written.
-    assert api.calls == [("get", ECAP, "KafkaTopic"), ("patch_status", ECAP, "KafkaTopic")]
-    # The same event again changes nothing and writes nothing.
+    # One request: the owner as our status write returned it, the child from the event; only the status
+    # is written, guarded by the owner's generation and conditions.
+    assert api.calls == [("patch_status", ECAP, "KafkaTopic")]
+    # The same event again changes nothing and sends nothing.
     assert refresh_owner(ready, "MODIFIED", runtime, LOG) == "unchanged"
-    assert api.calls[-1] == ("get", ECAP, "KafkaTopic")
+    assert api.calls == [("patch_status", ECAP, "KafkaTopic")]
+
+
+def test_refresh_reads_the_owner_again_when_someone_else_wrote_its_conditions(api: FakeKubeApi) -> None:
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    handle("KafkaTopic", body("KafkaTopic", "transactions"), None, LOG, runtime, from_timer=False)
+    owner = ObjectRef(ECAP, "KafkaTopic", "shop", "transactions")
+    child = strimzi_ready(api.objects[ObjectRef(STRIMZI, "KafkaTopic", "shop", "transactions")])
+    note = {
+        "type": "Reviewed",
+        "status": "True",
+        "reason": "ByHand",
+        "message": "",
+        "lastTransitionTime": "x",
+    }
+    api.objects[owner]["status"]["conditions"].append(note)  # e.g. kubectl edit --subresource=status
+    api.calls.clear()
+    assert refresh_owner(child, "MODIFIED", runtime, LOG) == "refreshed"
+    # The guarded write was refused (nothing written), then the owner was read and patched as it is now.
+    assert api.calls == [
+        ("patch_status", ECAP, "KafkaTopic"),
+        ("get", ECAP, "KafkaTopic"),
+        ("patch_status", ECAP, "KafkaTopic"),
+    ]
+    conditions = api.objects[owner]["status"]["conditions"]
+    assert note in conditions and ready_status(api, owner) == "True"
+
+
+def test_refresh_after_a_spec_change_waits_for_the_change_handler(api: FakeKubeApi) -> None:
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    handle("KafkaTopic", body("KafkaTopic", "transactions"), None, LOG, runtime, from_timer=False)
+    owner = ObjectRef(ECAP, "KafkaTopic", "shop", "transactions")
+    child = strimzi_ready(api.objects[ObjectRef(STRIMZI, "KafkaTopic", "shop", "transactions")])
+    api.objects[owner]["metadata"]["generation"] = 2  # edited after our last status write
+    before = copy.deepcopy(api.objects[owner]["status"])
+    assert refresh_owner(child, "MODIFIED", runtime, LOG) == "skipped"
+    assert api.objects[owner]["status"] == before
+
+
+def test_guarded_status_patch_follows_merge_patch_semantics() -> None:
+    written = {
+        "metadata": {"generation": 3},
+        "status": {
+            "phase": "Ready",
+            "topics": {"orders": "o", "gone": "g"},
+            "conditions": [{"type": "Ready"}],
+        },
+    }
+    operations = guarded_status_patch(written, {"phase": "Degraded", "topics": {"gone": None}, "extra": None})
+    assert operations == [
+        {"op": "test", "path": "/metadata/generation", "value": 3},
+        {"op": "test", "path": "/status/conditions", "value": [{"type": "Ready"}]},
+        {"op": "add", "path": "/status/phase", "value": "Degraded"},
+        {"op": "add", "path": "/status/topics", "value": {"orders": "o"}},
+    ]
+    assert (
+        guarded_status_patch({"metadata": {"generation": 1}, "status": {"phase": "x"}}, {"phase": "y"})
+        is None
+    )
+    assert guarded_status_patch({"metadata": {}, "status": {"conditions": []}}, {"phase": "y"}) is None
 
 
 def test_deleted_child_degrades_the_owner_until_repaired(api: FakeKubeApi) -> None:
@@ -193,8 +254,13 @@ def test_partition_decrease_is_not_hidden_by_a_child_refresh(api: FakeKubeApi) -
     owner = ObjectRef(ECAP, "KafkaTopic", "shop", "user-events")
     handle("KafkaTopic", api.objects[owner], None, LOG, runtime, from_timer=False)
     child = strimzi_ready(api.objects[ObjectRef(STRIMZI, "KafkaTopic", "shop", "user-events")])
-    api.objects[owner]["spec"]["partitions"] = 1  # the same generation: only the status matters here
-    assert refresh_owner(child, "MODIFIED", runtime, LOG) == "refreshed"
+    # The partitions are lowered (a new generation); the change handler refuses it and says so.
+    api.objects[owner]["spec"]["partitions"] = 1
+    api.objects[owner]["metadata"]["generation"] = 2
+    with pytest.raises(kopf.PermanentError):
+        handle("KafkaTopic", copy.deepcopy(api.objects[owner]), None, LOG, runtime, from_timer=False)
+    # Strimzi reporting the topic Ready does not hide the refusal: the status stays as the handler wrote it.
+    assert refresh_owner(child, "MODIFIED", runtime, LOG) == "unchanged"
     ready = next(c for c in api.objects[owner]["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "PartitionDecreaseRefused")
 
