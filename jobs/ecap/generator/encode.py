@@ -13,7 +13,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-_HEX: Final = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # Column positions of the 32 hex digits inside the 36-character 8-4-4-4-12 layout.
 _UUID_COLUMNS: Final = np.asarray([i for i in range(36) if i not in (8, 13, 18, 23)], dtype=np.intp)
 
@@ -25,9 +24,7 @@ def uuids(rng: np.random.Generator, n: int) -> list[str]:
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    digits = np.empty((n, 32), dtype=np.uint8)
-    digits[:, 0::2] = _HEX[raw >> 4]
-    digits[:, 1::2] = _HEX[raw & 0x0F]
+    digits = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
     chars = np.full((n, 36), ord("-"), dtype=np.uint8)
     chars[:, _UUID_COLUMNS] = digits
     text = chars.tobytes().decode("ascii")

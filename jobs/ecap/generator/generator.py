@@ -552,9 +552,8 @@ class ShopGenerator:
         order_offsets = rng.integers(*CHECKOUT_TO_ORDER_MS, size=checkout_idx.size).tolist()
         payments = draw_payments(rng, checkout_idx.size)
         percents = discount_percents(rng, checkout_idx.size)
-        types, products = ev_type.tolist(), ev_product.tolist()
-        levels = (pop.price_level_cents * MAX_BASKET_FACTOR).tolist()
-        sess_list, ts_list = ev_session.tolist(), ev_ts.tolist()
+        products = ev_product.tolist()
+        levels = self._basket_caps
         customers, cities = customer.tolist(), city.tolist()
         segments, channels = segment.tolist(), [self._channels[c] for c in channel.tolist()]
         add, remove, view = (
@@ -572,16 +571,24 @@ class ShopGenerator:
         segment_start = np.maximum.accumulate(np.where(resets, position, -1))
         last_view = np.maximum.accumulate(np.where(ev_type == view, position, -1))
         viewed_at = np.where(last_view >= segment_start, last_view, -1)[checkout_idx].tolist()
-        walk = np.flatnonzero((ev_type == add) | (ev_type == remove) | checkout_all | resets).tolist()
-        resets_l = resets.tolist()
-        checkout_l = checkout.tolist()
+        walk = np.flatnonzero((ev_type == add) | (ev_type == remove) | checkout_all | resets)
+        # Only the walked events are converted to Python values.
+        walked = zip(
+            walk.tolist(),
+            resets[walk].tolist(),
+            ev_type[walk].tolist(),
+            checkout[walk].tolist(),
+            ev_session[walk].tolist(),
+            ev_ts[walk].tolist(),
+            strict=True,
+        )
         orders = []
         k = 0
         cart: dict[int, int] = {}
-        for i in walk:
-            if resets_l[i]:
+        for i, reset, t, checks_out, s, event_ts in walked:
+            if reset:
                 cart = {}
-            t, p = types[i], products[i]
+            p = products[i]
             if t == add:
                 if p in cart or len(cart) < MAX_CART_PRODUCTS:
                     cart[p] = min(cart.get(p, 0) + quantities[i], MAX_CART_UNITS)
@@ -589,13 +596,12 @@ class ShopGenerator:
             if t == remove:
                 cart.pop(p, None)
                 continue
-            if not checkout_l[i]:
+            if not checks_out:
                 continue
-            s = sess_list[i]
             basket = cart or {products[viewed_at[k]] if viewed_at[k] >= 0 else fallback[k]: 1}
             while sum(basket.values()) > MAX_CART_UNITS:
                 basket.popitem()
-            ts = ts_list[i] + order_offsets[k]
+            ts = event_ts + order_offsets[k]
             c = customers[s]
             items = _capped([(p, cat.price_at(p, ts), q) for p, q in basket.items()], levels[c])
             subtotal = sum(price * q for _, price, q in items)
@@ -703,6 +709,7 @@ class ShopGenerator:
         self._fragments = frags
         self._event_type_json = list(sessions.EVENT_TYPES)
         self._mid_table = [[_mid(segment, channel) for channel in self._channels] for segment in SEGMENTS]
+        self._basket_caps: list[float] = (self.population.price_level_cents * MAX_BASKET_FACTOR).tolist()
 
     def _fragments_for(
         self,

@@ -23,6 +23,7 @@ otherwise (e.g. inside ``ecap up``, whose other threads could hold locks at the 
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -230,7 +231,18 @@ class GeneratorWorker:
             name=f"ecap-generator-{spec.seed}",
             daemon=True,
         )
-        self.process.start()
+        if self.method == "fork":
+            # The child must never free what it inherited: garbage waiting for the parent's collector
+            # (a finished run's Kafka client, in a reference cycle with its delivery callback) would be
+            # destroyed in the child, where librdkafka's threads do not exist. Frozen objects are
+            # ignored by the child's collector; the parent unfreezes them at once.
+            gc.freeze()
+            try:
+                self.process.start()
+            finally:
+                gc.unfreeze()
+        else:
+            self.process.start()
         sender.close()  # only the child writes: its exit is then our end of file
         self.exit_code: int | None = None
 
