@@ -7,26 +7,36 @@ of the last order and the as-of date, ``frequency`` = number of orders, ``moneta
 ``1 + min(4, floor(5 * (rank - 1) / (n - 1)))`` (1 when n = 1), computed in exact integer arithmetic.
 ``FM = round-half-up((F + M) / 2)``; the segment comes from the R x FM grid below.
 
-A global ``RANK()`` over an unpartitioned window moves every customer to one task. ``rank_columns``
-gets the same numbers without that, with two small jobs over the (cached) metrics: one counts rows and
-estimates distinct values; one counts rows per distinct value or per bucket for all metrics at once
-(grouping sets). Few distinct values (recency days, order counts) are ranked on the driver and
-broadcast-joined back; many (money) are cut into value-range buckets with boundaries from a sample,
-ranked within each bucket in parallel, and shifted by the number of rows in the earlier buckets.
+A global ``RANK()`` over an unpartitioned window moves every customer to one task. Scores do not need
+the ranks themselves: score s (2..5) is reached exactly when a customer is strictly better than the
+value at one sorted position (an order statistic), so ``score_columns`` finds those four values per
+metric and compares. Three small jobs over the (cached) metrics do it: a count; a seeded sample that
+brackets each position with a value window; and one grouped count (grouping sets, all metrics at once)
+of the rows below each window and of every distinct value inside it, which locates each position
+exactly (a window that misses is widened and counted again). ``rank_columns`` gives the ranks
+themselves, also in parallel: few distinct values are ranked on the driver and broadcast-joined back;
+many are cut into value-range buckets ranked in parallel and shifted by the rows of earlier buckets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+import logging
+import math
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Final, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812 - the conventional PySpark alias
 
 from . import SegmentationError
+
+log = logging.getLogger(__name__)
 
 SCORES: Final = (1, 2, 3, 4, 5)
 
@@ -81,7 +91,14 @@ MAX_DRIVER_VALUES: Final = 50_000
 SAMPLE_ROWS: Final = 20_000
 SAMPLE_SEED: Final = 20_261_130
 
+# Metric rows sampled to place the windows that must hold each scoring position (more rows: narrower
+# windows, fewer values counted); a window spans this many standard errors of the sample quantile.
+QUANTILE_SAMPLE_ROWS: Final = 50_000
+WINDOW_SIGMAS: Final = 4.0
+
 RankStrategy = Literal["auto", "values", "buckets"]
+Value = int | Decimal
+"""A metric value: whole days, an order count or money."""
 
 
 @dataclass(frozen=True)
@@ -325,48 +342,201 @@ def rank_columns(
     return ranked, n
 
 
-def _score_by_values(
-    df: DataFrame, plan: _RankPlan, counts: dict[object, int], n: int, score_col: str
-) -> DataFrame:
-    """Scores from value thresholds found on the driver: no join, four comparisons per row.
+@dataclass(frozen=True)
+class _Window:
+    """Metric values from ``low`` to ``high`` (inclusive, worst -> best); None leaves that side open."""
 
-    The score only grows from worst to best value, so ``score = 1 + #{s in 2..5: value at least as
-    good as the first value whose rank earns s}``.
+    low: Value | None
+    high: Value | None
+
+
+_Counted = tuple[npt.NDArray[np.int64], pa.Array, npt.NDArray[np.int64]]
+"""Per metric: windows reached, the value when inside a window (else null), and rows, per group."""
+
+
+def score_positions(n: int) -> dict[int, int]:
+    """Score level -> the 0-based position (sorted worst first) a value must be strictly better than.
+
+    ``score >= s`` iff ``5 * (rank - 1) >= (s - 1) * (n - 1)`` iff ``rank - 1 >= k_s`` with
+    ``k_s = ceil((s - 1) * (n - 1) / 5)``; ``rank - 1`` counts the strictly worse rows, so it reaches
+    ``k_s`` exactly when the value is strictly better than the one at position ``k_s - 1``.
+    Empty when n <= 1: every score is 1.
     """
-    ordered = sorted(counts, key=lambda value: value, reverse=not plan.order.ascending)  # type: ignore[arg-type,return-value]
-    thresholds: dict[int, object] = {}
-    seen = 0
-    for value in ordered:
-        for level in range(2, score_from_rank(seen + 1, n) + 1):
-            thresholds.setdefault(level, value)
-        seen += counts[value]
-    column = F.col(plan.order.column)
-    value_type = df.schema[plan.order.column].dataType
-    score = F.lit(1)
-    for _, value in sorted(thresholds.items()):
-        bound = F.lit(value).cast(value_type)
-        reached = column >= bound if plan.order.ascending else column <= bound
-        score = score + F.when(reached, 1).otherwise(0)
-    return df.withColumn(score_col, score.cast("int"))
+    if n <= 1:
+        return {}
+    return {level: -(-(level - 1) * (n - 1) // 5) - 1 for level in SCORES[1:]}
+
+
+def _better(first: Value, second: Value, ascending: bool) -> bool:
+    return first > second if ascending else first < second
+
+
+def _windows(
+    sorted_sample: pa.Array, positions: set[int], n: int, widen: int, ascending: bool, sigmas: float
+) -> list[_Window]:
+    """Disjoint value windows that should hold the given positions, from a sample sorted worst first.
+
+    Each window spans ``sigmas`` standard errors of the sample quantile either side (times
+    4 ** widen after a miss); overlapping windows are merged so that a value lies in at most one.
+    """
+    m = len(sorted_sample)
+    if m == 0:
+        return [_Window(None, None)]
+    windows: list[_Window] = []
+    for position in sorted(positions):
+        p = (position + 0.5) / n
+        half = (sigmas * math.sqrt(p * (1 - p) / m) + 1 / m) * 4**widen
+        low = None if p - half < 0 else sorted_sample[min(math.floor((p - half) * m), m - 1)].as_py()
+        high = None if p + half >= 1 else sorted_sample[min(math.ceil((p + half) * m), m - 1)].as_py()
+        windows.append(_Window(low, high))
+    merged: list[_Window] = []
+    for window in windows:  # positions ascend, so lows never get worse
+        last = merged[-1] if merged else None
+        if last is None or (
+            last.high is not None and window.low is not None and _better(window.low, last.high, ascending)
+        ):
+            merged.append(window)
+            continue
+        if last.high is None or window.high is None:
+            high = None
+        else:
+            high = window.high if _better(window.high, last.high, ascending) else last.high
+        merged[-1] = _Window(last.low, high)
+    return merged
+
+
+def _compare(df: DataFrame, order: MetricOrder, value: Value, strictly: bool) -> Column:
+    """The metric is better than ``value`` (strictly) or at least as good (not strictly)."""
+    column = F.col(order.column)
+    bound = F.lit(value).cast(df.schema[order.column].dataType)
+    if order.ascending:
+        return column > bound if strictly else column >= bound
+    return column < bound if strictly else column <= bound
+
+
+def _window_columns(df: DataFrame, order: MetricOrder, windows: list[_Window]) -> tuple[Column, Column]:
+    """(how many window lows the value reaches, the value when it lies in a window else null)."""
+    region: Column = F.lit(0)
+    inside: Column = F.lit(False)
+    for window in windows:
+        reaches = F.lit(True) if window.low is None else _compare(df, order, window.low, strictly=False)
+        within = F.lit(True) if window.high is None else ~_compare(df, order, window.high, strictly=True)
+        region = region + F.when(reaches, 1).otherwise(0)
+        inside = inside | (reaches & within)
+    return region.cast("int"), F.when(inside, F.col(order.column))
+
+
+def _count_windows(df: DataFrame, plans: list[tuple[MetricOrder, list[_Window]]]) -> list[_Counted]:
+    """One job for all metrics (grouping sets): rows per (window lows reached, value inside a window)."""
+    columns: list[Column] = []
+    for index, (order, windows) in enumerate(plans):
+        region, value = _window_columns(df, order, windows)
+        columns += [region.alias(f"_region{index}"), value.alias(f"_value{index}")]
+    names = [f"_region{i}" for i in range(len(plans))] + [f"_value{i}" for i in range(len(plans))]
+    sets = [[f"_region{i}", f"_value{i}"] for i in range(len(plans))]
+    grouped = df.select(*columns).groupingSets(sets, *names)
+    table = grouped.agg(F.count(F.lit(1)).alias("_count"), F.grouping_id().alias("_set")).toArrow()
+    everything = (1 << len(names)) - 1
+    counted: list[_Counted] = []
+    for index in range(len(plans)):
+        # grouping_id() sets one bit per column left out of the set, the first column's bit highest.
+        left_in = (1 << (len(names) - 1 - index)) | (1 << (len(plans) - 1 - index))
+        rows = table.filter(pc.equal(table["_set"], everything ^ left_in))
+        counted.append(
+            (
+                rows[f"_region{index}"].to_numpy().astype(np.int64),
+                rows[f"_value{index}"].combine_chunks(),
+                rows["_count"].to_numpy().astype(np.int64),
+            )
+        )
+    return counted
+
+
+def _locate(counted: _Counted, windows: int, positions: set[int], ascending: bool) -> dict[int, Value]:
+    """The value at each position that falls inside a counted window; missed positions are left out."""
+    regions, values, counts = counted
+    present = values.is_valid().to_numpy(zero_copy_only=False)
+    found: dict[int, Value] = {}
+    for window in range(1, windows + 1):
+        # Rows of window w reach exactly w lows (windows are disjoint); fewer means worse than its low.
+        below = int(counts[regions < window].sum())
+        mask = present & (regions == window)
+        if not mask.any():
+            continue
+        inside = values.filter(pa.array(mask))
+        order = pc.sort_indices(inside, sort_keys=[("", "ascending" if ascending else "descending")])
+        through = below + np.cumsum(counts[mask][order.to_numpy()])
+        for position in positions:
+            if below <= position < through[-1]:
+                at = int(np.searchsorted(through, position, side="right"))
+                found[position] = inside[order[at].as_py()].as_py()
+    return found
+
+
+def _order_statistics(
+    df: DataFrame, targets: list[tuple[MetricOrder, str]], n: int, sample_rows: int, window_sigmas: float
+) -> list[dict[int, Value]]:
+    """Per metric, the value at every scoring position, found exactly with windows from a sample."""
+    wanted = set(score_positions(n).values())
+    found: list[dict[int, Value]] = [{} for _ in targets]
+    if not wanted:
+        return found
+    columns = [order.column for order, _ in targets]
+    sample = df.select(*columns).sample(fraction=min(1.0, sample_rows / n), seed=SAMPLE_SEED).toArrow()
+    ordered = []
+    for order, _ in targets:
+        values = sample[order.column].combine_chunks()
+        direction = "ascending" if order.ascending else "descending"
+        ordered.append(values.take(pc.sort_indices(values, sort_keys=[("", direction)])))
+    widen = 0
+    while pending := [i for i in range(len(targets)) if len(found[i]) < len(wanted)]:
+        plans = [
+            (
+                targets[i][0],
+                _windows(
+                    ordered[i], wanted - found[i].keys(), n, widen, targets[i][0].ascending, window_sigmas
+                ),
+            )
+            for i in pending
+        ]
+        for i, (order, windows), counted in zip(pending, plans, _count_windows(df, plans), strict=True):
+            found[i].update(_locate(counted, len(windows), wanted - found[i].keys(), order.ascending))
+            if windows == [_Window(None, None)] and len(found[i]) < len(wanted):
+                raise SegmentationError(
+                    f"the rows of {order.column!r} changed between passes: cache the metrics first"
+                )
+        widen += 1
+    log.debug("order statistics of %d rows located in %d window pass(es)", n, widen)
+    return found
 
 
 def score_columns(
     df: DataFrame,
     targets: list[tuple[MetricOrder, str]],
-    strategy: RankStrategy = "auto",
-    buckets: int | None = None,
-    max_driver_values: int = MAX_DRIVER_VALUES,
+    sample_rows: int = QUANTILE_SAMPLE_ROWS,
+    window_sigmas: float = WINDOW_SIGMAS,
 ) -> DataFrame:
-    """``df`` plus one 1-5 score column per (metric order, score column), from the ranks' definition."""
-    n, prepared = _prepare(df, targets, strategy, buckets, max_driver_values)
+    """``df`` plus one 1-5 score column per (metric order, score column), from the ranks' definition.
+
+    A few small jobs over ``df`` (cache it first) find each metric's order statistics; the scores are
+    then four comparisons per row, computed where the rows are.
+    """
+    stats = df.agg(
+        F.count(F.lit(1)).alias("_n"),
+        *[F.count(order.column).alias(f"_present{i}") for i, (order, _) in enumerate(targets)],
+    ).collect()[0]
+    n = int(stats["_n"])
+    for index, (order, _) in enumerate(targets):
+        if stats[f"_present{index}"] != n:
+            raise SegmentationError(f"cannot rank {order.column!r}: it holds nulls")
+    positions = score_positions(n)
+    statistics = _order_statistics(df, targets, n, sample_rows, window_sigmas)
     scored = df
-    for plan, counts in prepared:
-        if plan.bounds is None:
-            scored = _score_by_values(scored, plan, counts, n, plan.rank_col)
-        else:
-            rank_col = f"_rank_{plan.order.column}"
-            ranked = _rank_by_buckets(scored, replace(plan, rank_col=rank_col), counts)
-            scored = ranked.withColumn(plan.rank_col, _score_expr(rank_col, n)).drop(rank_col)
+    for (order, score_col), values in zip(targets, statistics, strict=True):
+        score: Column = F.lit(1)
+        for position in positions.values():
+            score = score + F.when(_compare(df, order, values[position], strictly=True), 1).otherwise(0)
+        scored = scored.withColumn(score_col, score.cast("int"))
     return scored
 
 
@@ -387,13 +557,6 @@ def distributed_rank(
     return rank_columns(df, targets, strategy, buckets, max_driver_values)[0]
 
 
-def _score_expr(rank_col: str, n: int) -> Column:
-    if n <= 1:
-        return F.lit(1)
-    # Integer division: floor(5 * percent_rank) without binary-float rounding at the quintile edges.
-    return F.expr(f"CAST(1 + least(4, (5 * ({rank_col} - 1)) div {n - 1}) AS INT)")
-
-
 def _segment_map() -> Column:
     """R*10 + FM -> segment, generated from the grid so every cell appears exactly once."""
     pairs: list[Column] = []
@@ -411,19 +574,17 @@ def _lookup(mapping: dict[int, str] | dict[str, str], key: Column) -> Column:
 
 
 def score_rfm(
-    metrics: DataFrame,
-    strategy: RankStrategy = "auto",
-    max_driver_values: int = MAX_DRIVER_VALUES,
+    metrics: DataFrame, sample_rows: int = QUANTILE_SAMPLE_ROWS, window_sigmas: float = WINDOW_SIGMAS
 ) -> DataFrame:
     """Scores, code, segment, value tier and action for every row of ``rfm_metrics`` output.
 
-    Other columns of ``metrics`` are kept. Cache ``metrics`` first: ranking runs a few small jobs.
+    Other columns of ``metrics`` are kept. Cache ``metrics`` first: scoring runs a few small jobs.
     """
     missing = [c for c in RFM_METRIC_COLUMNS if c not in metrics.columns]
     if missing:
         raise SegmentationError(f"RFM metrics lack column(s) {', '.join(missing)}")
     targets = [(order, f"{name}_score") for order, name in zip(RFM_ORDERS, ("r", "f", "m"), strict=True)]
-    scored = score_columns(metrics, targets, strategy, max_driver_values=max_driver_values).withColumn(
+    scored = score_columns(metrics, targets, sample_rows, window_sigmas).withColumn(
         "fm_score", F.expr("CAST((f_score + m_score + 1) div 2 AS INT)")
     )
     return (
@@ -436,7 +597,9 @@ def score_rfm(
     )
 
 
-def compute_rfm(transactions: DataFrame, as_of: dt.date, strategy: RankStrategy = "auto") -> DataFrame:
-    """Transactions -> one scored RFM row per customer (metrics cached while ranking)."""
+def compute_rfm(
+    transactions: DataFrame, as_of: dt.date, sample_rows: int = QUANTILE_SAMPLE_ROWS
+) -> DataFrame:
+    """Transactions -> one scored RFM row per customer (metrics cached while scoring)."""
     metrics = rfm_metrics(transactions, as_of).cache()
-    return score_rfm(metrics, strategy=strategy)
+    return score_rfm(metrics, sample_rows)

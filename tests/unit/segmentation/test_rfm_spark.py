@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import operator
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -13,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F  # noqa: N812
 
 from ecap.lake import read_delta
+from ecap.segmentation import SegmentationError
 from ecap.segmentation.rfm import compute_rfm, distributed_rank, rfm_metrics, score_from_rank, score_rfm
 from ecap.segmentation.synthetic import orders
 from tests.fixtures.segmentation import WriteOrders
@@ -152,12 +156,12 @@ def test_auto_strategy_falls_back_to_buckets_above_the_driver_limit(spark: Spark
 
 @pytest.mark.parametrize("seed", [11, 12])
 def test_a_customer_better_on_a_metric_never_gets_a_lower_score(spark: SparkSession, seed: int) -> None:
-    rows = score_rfm(_random_metrics(spark, seed).cache(), strategy="buckets").collect()
+    rows = score_rfm(_random_metrics(spark, seed).cache()).collect()
     assert len(rows) == 240
     for metric, score, better in (
-        ("recency_days", "r_score", lambda a, b: a < b),
-        ("frequency", "f_score", lambda a, b: a > b),
-        ("monetary", "m_score", lambda a, b: a > b),
+        ("recency_days", "r_score", operator.lt),
+        ("frequency", "f_score", operator.gt),
+        ("monetary", "m_score", operator.gt),
     ):
         for first in rows:
             for second in rows:
@@ -170,9 +174,8 @@ def test_a_customer_better_on_a_metric_never_gets_a_lower_score(spark: SparkSess
 
 def test_ranking_never_moves_all_customers_to_one_partition(spark: SparkSession) -> None:
     metrics = _random_metrics(spark, seed=5).cache()
-    for strategy in ("values", "buckets"):
-        plan = score_rfm(metrics, strategy=strategy)._jdf.queryExecution().executedPlan().toString()  # type: ignore[arg-type]
-        assert "SinglePartition" not in plan, plan
+    plan = score_rfm(metrics)._jdf.queryExecution().executedPlan().toString()
+    assert "SinglePartition" not in plan, plan
     # The check itself can fail: a plain RANK() over everything does collapse onto one partition.
     global_rank = metrics.withColumn("r", F.rank().over(Window.orderBy("monetary")))
     assert "SinglePartition" in global_rank._jdf.queryExecution().executedPlan().toString()
@@ -193,10 +196,25 @@ def test_metrics_use_the_utc_date_of_each_order(spark: SparkSession, other_sessi
     assert metrics == {"x": 0, "y": 0}
 
 
-@pytest.mark.parametrize("strategy", ["values", "buckets"])
-def test_scores_equal_the_formula_applied_to_sql_rank(spark: SparkSession, strategy: str) -> None:
+@pytest.mark.parametrize(
+    ("seed", "sample_rows", "window_sigmas", "widened"),
+    [
+        (21, 50_000, 4.0, False),  # the defaults: every row sampled, windows always hit
+        # A 10% sample and windows one sampled value wide: they miss, are widened and counted again.
+        (21, 24, 0.0, True),
+        (22, 24, 0.0, True),
+    ],
+)
+def test_scores_equal_the_formula_applied_to_sql_rank(
+    spark: SparkSession,
+    caplog: pytest.LogCaptureFixture,
+    seed: int,
+    sample_rows: int,
+    window_sigmas: float,
+    widened: bool,
+) -> None:
     # 30% of customers share one monetary value: a tie spanning several score levels at once.
-    metrics = _random_metrics(spark, seed=21).cache()
+    metrics = _random_metrics(spark, seed=seed).cache()
     n = metrics.count()
     reference = metrics.select(
         "customer_id",
@@ -207,6 +225,17 @@ def test_scores_equal_the_formula_applied_to_sql_rank(spark: SparkSession, strat
     expected = {
         row["customer_id"]: tuple(score_from_rank(row[c], n) for c in ("r", "f", "m")) for row in reference
     }
-    scored = score_rfm(metrics, strategy=strategy)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="ecap.segmentation.rfm"):
+        scored = score_rfm(metrics, sample_rows=sample_rows, window_sigmas=window_sigmas)
+    (passes,) = re.findall(r"located in (\d+) window pass", caplog.text)
+    assert (int(passes) > 1) is widened
     got = {row["customer_id"]: (row["r_score"], row["f_score"], row["m_score"]) for row in scored.collect()}
     assert got == expected
+
+
+def test_scores_of_customers_with_a_null_metric_are_refused(spark: SparkSession) -> None:
+    metrics = _random_metrics(spark, seed=4).withColumn(
+        "frequency", F.when(F.col("customer_id") == "c7", None).otherwise(F.col("frequency"))
+    )
+    with pytest.raises(SegmentationError, match="'frequency': it holds nulls"):
+        score_rfm(metrics)
