@@ -425,11 +425,16 @@ def error_summary(ctx: Context, err: Exception) -> Summary:
     return failure(reason, str(err), ours, ctx.generation, ctx.now, phase)
 
 
-def error_status(ctx: Context, err: Exception) -> Manifest:
+def error_status(ctx: Context, err: Exception, *, handled: bool = True) -> Manifest:
+    """Phase and conditions for a reconciliation stopped by ``err``. ``handled``: the generation counts as
+    observed (a permanent error); a temporary one leaves ``observedGeneration`` as it was, since the
+    generation is still being worked on (and kopf keeps retrying it while it is not observed)."""
     summary = error_summary(ctx, err)
     _, foreign = previous_conditions(ctx.body)
     status = BaseStatus(
-        observed_generation=ctx.generation, phase=summary.phase, conditions=summary.conditions
+        observed_generation=ctx.generation if handled else None,
+        phase=summary.phase,
+        conditions=summary.conditions,
     )
     return status_patch(status, foreign)
 

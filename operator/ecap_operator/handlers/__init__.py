@@ -49,6 +49,7 @@ from .children import (
     status_unchanged,
     wants_refresh,
 )
+from .diffbase import ObservedGenerationDiffBase
 from .engine import Known, Runtime, reconcile, release_kafka_topic
 
 HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "timer", "event")
@@ -96,7 +97,8 @@ def _outcome(
     try:
         status = reconcile(kind, ctx, runtime.api, logger, repair=repair, known=known, new_object=new_object)
     except OperatorError as err:
-        failed = error_status(ctx, err)
+        # Only a handled generation is observed: kopf retries a temporary error (diffbase.py).
+        failed = error_status(ctx, err, handled=_permanent(err))
         if metrics is not None:
             if repair:
                 metrics.reconciled(kind, "error" if _permanent(err) else "retry")
@@ -259,7 +261,7 @@ def register(
         """Configure kopf (finalizer name, progress in annotations) and connect our API client."""
         settings.persistence.finalizer = holder_settings.finalizer
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage()
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage()
+        settings.persistence.diffbase_storage = ObservedGenerationDiffBase()
         settings.posting.level = logging.WARNING
         # Reconciles are synchronous (kube.KubeApi): they share this pool with nothing else; the event
         # handlers that only touch memory are async and stay off it.

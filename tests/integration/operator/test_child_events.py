@@ -59,6 +59,52 @@ def test_owners_follow_their_children_without_the_timer(
     assert operator.problems() == []
 
 
+def test_changes_are_handled_without_the_timer(
+    kube: KubeClient, kube_namespace: str, start_operator: StartOperator
+) -> None:
+    """kopf tells creations, edits and status changes apart from status.observedGeneration (and its
+    annotation for labels): a missing topic is retried by kopf, edits of the spec and of the labels reach
+    the children at once, and a plain object gets no kopf bookkeeping written."""
+    ns = kube_namespace
+    controllers = Controllers(kube, ns)
+    operator = start_operator(ns, NO_TIMER)
+    producer = ecap("DataProducer", "early", {"topics": {"transactions": "later"}})
+    kube.create(ECAP, "dataproducers", producer, ns)
+    waiting = controllers.wait_condition("DataProducer", "early", "Ready", "False", reason="TopicNotFound")
+    assert "later" in waiting["message"]
+    # Still being worked on: the generation is not observed, so kopf retries (ECAP_OPERATOR_RETRY_DELAY).
+    assert "observedGeneration" not in controllers.ecap("DataProducer", "early")["status"]
+
+    kube.create(ECAP, "kafkatopics", ecap("KafkaTopic", "later", {"partitions": 2}), ns)
+    controllers.wait_child(STRIMZI, "kafkatopics", "later")
+    controllers.strimzi_topic_ready("later")
+    controllers.wait_condition("KafkaTopic", "later", "Ready", "True", timeout=PROMPT)
+    topic = controllers.ecap("KafkaTopic", "later")
+    assert topic["status"]["observedGeneration"] == topic["metadata"]["generation"]
+    assert not [key for key in topic["metadata"].get("annotations") or {} if key.startswith("kopf.")]
+    deployment = controllers.wait_child("apps/v1", "deployments", "early-producer", timeout=PROMPT)
+    assert deployment["spec"]["replicas"] == 1
+
+    kube.patch(ECAP, "dataproducers", "early", {"spec": {"replicas": 2}}, ns)
+    wait_for(
+        lambda: kube.get("apps/v1", "deployments", "early-producer", ns)["spec"]["replicas"] == 2,
+        PROMPT,
+        "the spec edit on the Deployment",
+    )
+    kube.patch(ECAP, "dataproducers", "early", {"metadata": {"labels": {"team": "checkout"}}}, ns)
+    wait_for(
+        lambda: (
+            kube.get("apps/v1", "deployments", "early-producer", ns)["metadata"]["labels"].get("team")
+            == "checkout"
+        ),
+        PROMPT,
+        "the label edit on the Deployment",
+    )
+    edited = controllers.ecap("DataProducer", "early")
+    assert edited["status"]["observedGeneration"] == edited["metadata"]["generation"] == 2
+    assert operator.problems() == []
+
+
 def test_operator_runs_without_the_spark_operator_crds(tmp_path: Path) -> None:
     """Strimzi installed, the Spark Operator not: kopf warns about the kinds it cannot watch; the rest
     works."""

@@ -1,0 +1,70 @@
+"""kopf's diff base read from status.observedGeneration: what kopf decides from it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import kopf
+from kopf._cogs.structs import diffs
+
+from ecap_operator.handlers.diffbase import ObservedGenerationDiffBase
+
+KEY = "kopf.zalando.org/last-handled-configuration"
+
+
+def topic(generation: int = 1, observed: int | None = None, **metadata: Any) -> kopf.Body:
+    body: dict[str, Any] = {
+        "apiVersion": "ecap.io/v1alpha1",
+        "kind": "KafkaTopic",
+        "metadata": {"name": "orders", "namespace": "shop", "generation": generation, **metadata},
+        "spec": {"partitions": 3},
+    }
+    if observed is not None:
+        body["status"] = {"observedGeneration": observed, "phase": "Ready"}
+    return kopf.Body(body)
+
+
+def changed(storage: ObservedGenerationDiffBase, body: kopf.Body) -> bool | None:
+    """None: never handled (kopf creates); otherwise whether kopf sees a change to handle."""
+    old = storage.fetch(body=body)
+    return None if old is None else bool(diffs.diff(old, storage.build(body=body)))
+
+
+def test_a_new_object_is_a_creation_until_a_generation_is_observed() -> None:
+    storage = ObservedGenerationDiffBase()
+    assert changed(storage, topic()) is None
+    assert changed(storage, topic(observed=1)) is False  # handled: status writes are no change
+    assert changed(storage, topic(generation=2, observed=1)) is True  # the spec was edited since
+
+
+def test_handling_a_plain_object_writes_nothing_of_kopfs() -> None:
+    storage = ObservedGenerationDiffBase()
+    body = topic()
+    patch = kopf.Patch()
+    storage.store(body=body, patch=patch, essence=storage.build(body=body))
+    assert not patch
+
+
+def test_label_and_annotation_edits_are_changes_recorded_in_kopfs_annotation() -> None:
+    storage = ObservedGenerationDiffBase()
+    labelled = topic(observed=1, labels={"team": "shop"})
+    assert changed(storage, labelled) is True  # labels never handled yet
+    patch = kopf.Patch()
+    storage.store(body=labelled, patch=patch, essence=storage.build(body=labelled))
+    recorded = patch["metadata"]["annotations"][KEY]
+    assert json.loads(recorded) == {"metadata": {"labels": {"team": "shop"}}}
+    handled = topic(observed=1, labels={"team": "shop"}, annotations={KEY: recorded})
+    assert changed(storage, handled) is False
+    relabelled = topic(observed=1, labels={"team": "web"}, annotations={KEY: recorded})
+    assert changed(storage, relabelled) is True
+    again = kopf.Patch()
+    storage.store(body=handled, patch=again, essence=storage.build(body=handled))
+    assert not again  # unchanged labels: nothing to write
+
+
+def test_an_object_handled_by_kopfs_own_storage_keeps_its_record() -> None:
+    storage = ObservedGenerationDiffBase()
+    legacy = json.dumps({"spec": {"partitions": 3}})
+    assert changed(storage, topic(annotations={KEY: legacy})) is False
+    assert changed(storage, topic(annotations={KEY: json.dumps({"spec": {"partitions": 1}})})) is True
