@@ -44,7 +44,7 @@ from .analytics.profiles import PROFILE_SCHEMA, update_customer_profiles
 from .delta_sink import DeltaSink
 from .kafka_sink import KafkaOutputs
 from .metrics import PipelineMetrics
-from .parsing import parse_and_validate
+from .parsing import fill_local_time, parse_and_validate
 from .quality import (
     PROVENANCE,
     amount_outliers,
@@ -359,7 +359,7 @@ def _parse_streams(
 
     def parse(stream: str) -> pa.Table:
         in_stream = raw.where(F.col("topic").isin(by_stream[stream]))
-        return parse_and_validate(in_stream, stream, quality).toArrow()
+        return fill_local_time(parse_and_validate(in_stream, stream, quality).toArrow())
 
     if len(streams) <= 1:
         return {s: parse(s) for s in streams}

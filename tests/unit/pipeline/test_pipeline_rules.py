@@ -6,10 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 
-from ecap.pipeline.parsing import parse_and_validate
+from ecap.pipeline.parsing import fill_local_time, parse_and_validate
 from ecap_operator.api.streaming_pipeline import QualitySettings
 from tests.fixtures.pipeline import product_update, rfc3339, transaction, user_event
 
@@ -113,9 +114,9 @@ def test_user_event_and_product_update_rules(spark: SparkSession) -> None:
 
 def test_valid_rows_have_table_columns_and_local_time(spark: SparkSession) -> None:
     rows = [("t", 2, 7, KAFKA_TIME, b"k", _tx())]
-    out = parse_and_validate(
-        spark.createDataFrame(rows, RAW_DDL), "transactions", QualitySettings()
-    ).toArrow()
+    out = fill_local_time(
+        parse_and_validate(spark.createDataFrame(rows, RAW_DDL), "transactions", QualitySettings()).toArrow()
+    )
     row = out.to_pylist()[0]
     assert row["transaction_id"] == "txn_000001"
     assert str(row["total_amount"]) == "44.00"
@@ -124,3 +125,22 @@ def test_valid_rows_have_table_columns_and_local_time(spark: SparkSession) -> No
     assert (row["local_hour"], row["local_day_of_week"]) == (12, 5)
     assert (row["source_topic"], row["source_partition"], row["source_offset"]) == ("t", 2, 7)
     assert row["_raw_value"] is None  # raw bytes are kept for quarantined rows only
+
+
+def test_local_time_follows_each_rows_zone_and_daylight_saving() -> None:
+    utc = pa.timestamp("us", tz="UTC")
+    summer, winter = datetime(2026, 7, 3, 23, 30, tzinfo=UTC), datetime(2026, 1, 9, 23, 30, tzinfo=UTC)
+    rows = pa.table(
+        {
+            "event_time": pa.array([summer, winter, summer, summer, summer, None], utc),
+            "timezone": ["America/New_York", "America/New_York", "Mars/Base", None, "Factory", "Asia/Tokyo"],
+            "local_hour": pa.nulls(6, pa.int32()),
+            "local_day_of_week": pa.nulls(6, pa.int32()),
+        }
+    )
+    out = fill_local_time(rows)
+    # New York is UTC-4 in July and UTC-5 in January; unknown, missing and Factory zones read UTC.
+    assert out["local_hour"].to_pylist() == [19, 18, 23, 23, 23, None]
+    # 2026-07-03 is a Friday (ISO 5), 2026-01-09 a Friday too.
+    assert out["local_day_of_week"].to_pylist() == [5, 5, 5, 5, 5, None]
+    assert out.schema == rows.schema
