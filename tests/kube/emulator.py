@@ -38,9 +38,9 @@ from . import errors
 from .errors import ApiError
 from .lifecycle import CrdHook, NamespaceHook
 from .patching import APPLY_PATCH, MERGE_PATCH, parse_patch_body
-from .registry import ALL_VERBS, NAMESPACE_RESOURCE, ResourceRegistry, ResourceType
+from .registry import ALL_VERBS, NAMESPACE_RESOURCE, ResourceRegistry, ResourceType, StorageKey
 from .selectors import Predicate, selector_predicate
-from .store import ObjectStore, WatchEvent
+from .store import ObjectKey, ObjectStore, WatchEvent
 
 RESOURCE_PATHS: Final = re.compile(r"/api/v1/.+|/apis/[^/]+/[^/]+/.+")
 _NAMESPACE_SUBRESOURCES: Final = ("status", "finalize")
@@ -109,6 +109,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
     gc_delay: float = 0.05
     """Seconds before the garbage collector runs after a write that may leave orphans (async in k8s too)."""
     _gc_pending: bool = attrs.field(default=False, init=False)
+    _gc_candidates: set[tuple[StorageKey, ObjectKey]] = attrs.field(factory=set, init=False)
     request_log_size: int = 20
     """Requests kept for assertions (``emulator.requests``); kmock's matching cost grows with the log."""
     active_watches: dict[tuple[str, str, str | None], int] = attrs.field(factory=dict, init=False)
@@ -380,7 +381,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
             created = self.store.create(
                 route.rtype, route.namespace, request.data or {}, strict_fields=strict, dry_run=dry_run
             )
-            self._after_write(created)
+            self._after_write(route.rtype, created)
             return self._respond(201, created)
         if route.name is None and method == "DELETE":
             return self._respond(200, self._delete_collection(route, params, request.data))
@@ -395,7 +396,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
                 subresource=_writable(route.subresource),
                 strict_fields=strict,
             )
-            self._after_write(replaced)
+            self._after_write(route.rtype, replaced)
             return self._respond(200, replaced)
         if method == "PATCH":
             return self._patch(route, request, strict)
@@ -422,7 +423,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
         exists = self.store.find(route.rtype, route.namespace, route.name) is not None
         if content_type.startswith(APPLY_PATCH) and not exists and route.subresource is None:
             created = self.store.create(route.rtype, route.namespace, patch, strict_fields=strict)
-            self._after_write(created)
+            self._after_write(route.rtype, created)
             return self._respond(201, created)
         patched = self.store.patch(
             route.rtype,
@@ -433,7 +434,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
             subresource=_writable(route.subresource),
             strict_fields=strict,
         )
-        self._after_write(patched)
+        self._after_write(route.rtype, patched)
         return self._respond(200, patched)
 
     def _list(self, route: Route, params: Mapping[str, str]) -> dict[str, Any]:
@@ -471,19 +472,25 @@ class KubeEmulator(kmock.KubernetesScaffold):
         labels = params.get("labelSelector")
         return selector_predicate(labels, fields) if (labels or fields) else None
 
-    def _after_write(self, body: Mapping[str, Any]) -> None:
-        if body.get("metadata", {}).get("ownerReferences"):
+    def _after_write(self, rtype: ResourceType, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata", {})
+        if meta.get("ownerReferences"):
+            scope = meta.get("namespace") if rtype.namespaced else None
+            self._gc_candidates.add((rtype.storage_key, (scope, meta["name"])))
             self.schedule_gc()
 
     def schedule_gc(self) -> None:
-        """Run the garbage collector shortly (coalesced), as the real one runs asynchronously."""
+        """Run the garbage collector shortly (coalesced), as the real one runs asynchronously: over the
+        objects written with owner references since its last run (a deleted owner's dependents are
+        collected by the store at once)."""
         if self._gc_pending:
             return
         self._gc_pending = True
 
         def collect() -> None:
             self._gc_pending = False
-            self.store.collect_garbage()
+            candidates, self._gc_candidates = self._gc_candidates, set()
+            self.store.collect_garbage(candidates)
 
         asyncio.get_running_loop().call_later(self.gc_delay, collect)
 

@@ -15,7 +15,7 @@ import copy
 import secrets
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -347,15 +347,24 @@ class ObjectStore:
         owner_namespace = located[1][0]
         return owner_namespace is None or owner_namespace == dependent_namespace
 
-    def collect_garbage(self) -> int:
+    def collect_garbage(self, candidates: Iterable[tuple[StorageKey, ObjectKey]] | None = None) -> int:
         """Delete objects whose owners are all gone; drop dangling references from the others.
 
         Returns how many objects were deleted (or marked for deletion). Owners are looked up by uid in
         the dependent's own namespace or at cluster scope, as the real garbage collector does: an owner
-        reference across namespaces counts as absent.
+        reference across namespaces counts as absent. ``candidates``: only these objects (those written
+        with owner references since the last run); None: every object.
         """
         collected = 0
-        for storage, key, body in list(self.all_objects()):
+        if candidates is None:
+            listed = list(self.all_objects())
+        else:
+            listed = []
+            for storage, key in candidates:
+                found = self._objects.get(storage, {}).get(key)
+                if found is not None:
+                    listed.append((storage, key, found))
+        for storage, key, body in listed:
             refs = body["metadata"].get("ownerReferences") or []
             if not refs or self._objects.get(storage, {}).get(key) is not body:
                 continue
