@@ -45,14 +45,21 @@ class ObservedGenerationDiffBase(kopf.AnnotationsDiffBaseStorage):
             self._recent = (body, version, essence)
         return essence
 
+    def _recorded(self, body: kopf.Body) -> kopf.BodyEssence | None:
+        """kopf's annotation, if there is one (looked up only when some annotation could be it)."""
+        annotations = body.get("metadata", {}).get("annotations") or {}
+        if not any(self.key in name for name in annotations):
+            return None
+        return super().fetch(body=body)
+
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         status = body.get("status")
         observed = status.get("observedGeneration") if isinstance(status, Mapping) else None
         if observed is None:
-            return super().fetch(body=body)
+            return self._recorded(body)
         current = cast(dict[str, Any], self.build(body=body))
         handled: dict[str, Any] = {key: value for key, value in current.items() if key != "metadata"}
-        metadata = _metadata(super().fetch(body=body))
+        metadata = _metadata(self._recorded(body))
         if metadata:
             handled["metadata"] = metadata
         if observed != body.get("metadata", {}).get("generation"):
@@ -63,7 +70,7 @@ class ObservedGenerationDiffBase(kopf.AnnotationsDiffBaseStorage):
         """Record the labels and annotations when they differ from the recorded ones; the spec is recorded
         by the status write of the handler that handled it."""
         metadata = _metadata(cast(Mapping[str, Any], essence))
-        if metadata != _metadata(super().fetch(body=body)):
+        if metadata != _metadata(self._recorded(body)):
             super().store(body=body, patch=patch, essence=cast(kopf.BodyEssence, {"metadata": metadata}))
 
 
