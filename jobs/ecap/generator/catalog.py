@@ -54,6 +54,8 @@ _ADJECTIVES: Final = (
 )  # fmt: skip
 SEARCH_TERMS_PER_CATEGORY: Final = 24
 _MAX_CENTS: Final = 2**62
+_CATEGORY_KEY_SPAN: Final = float(2**34)
+"""Offset between two categories' price keys in the pick index: above any price or target (cents)."""
 
 
 @dataclass
@@ -81,7 +83,11 @@ class Catalog:
     _status_history: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     _base_status: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Status as of the last ``forget_before`` moment: what shoppers can buy in the current window."""
-    _by_category: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = field(default_factory=list)
+    _index_members: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _index_prices: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    _index_keys: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    _index_starts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _index_ends: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _index_dirty: bool = True
 
     def __post_init__(self) -> None:
@@ -105,7 +111,14 @@ class Catalog:
                 members = np.arange(self.size)
             order = np.argsort(self._base_price[members], kind="stable")
             index.append((members[order], self._base_price[members][order]))
-        self._by_category = index
+        # All categories in one sorted array, each category's prices shifted into its own key range,
+        # so that one searchsorted serves a whole batch of (category, target) pairs.
+        self._index_members = np.concatenate([members for members, _ in index])
+        self._index_prices = np.concatenate([prices for _, prices in index]).astype(np.float64)
+        sizes = np.asarray([members.size for members, _ in index], dtype=np.int64)
+        self._index_ends = np.cumsum(sizes)
+        self._index_starts = self._index_ends - sizes
+        self._index_keys = self._index_prices + _CATEGORY_KEY_SPAN * np.repeat(np.arange(len(index)), sizes)
         self._index_dirty = False
 
     def pick(
@@ -114,16 +127,13 @@ class Catalog:
         """For each (category, target price), the sellable product of that category priced closest."""
         if self._index_dirty:
             self._rebuild_index()
-        out = np.empty(categories.size, dtype=np.int64)
-        for cat in np.unique(categories):
-            mask = categories == cat
-            members, prices = self._by_category[int(cat)]
-            pos = np.searchsorted(prices, target_cents[mask])
-            hi = np.clip(pos, 0, prices.size - 1)
-            lo = np.clip(pos - 1, 0, prices.size - 1)
-            closer_lo = np.abs(prices[lo] - target_cents[mask]) <= np.abs(prices[hi] - target_cents[mask])
-            out[mask] = members[np.where(closer_lo, lo, hi)]
-        return out
+        start, end = self._index_starts[categories], self._index_ends[categories]
+        pos = np.searchsorted(self._index_keys, target_cents + _CATEGORY_KEY_SPAN * categories)
+        hi = np.clip(pos, start, end - 1)
+        lo = np.clip(pos - 1, start, end - 1)
+        prices = self._index_prices
+        closer_lo = np.abs(prices[lo] - target_cents) <= np.abs(prices[hi] - target_cents)
+        return np.asarray(self._index_members[np.where(closer_lo, lo, hi)], dtype=np.int64)
 
     def price_at(self, product: int, epoch_ms: int) -> int:
         """Price (cents) in force at a moment, following the catalog's own price changes."""
