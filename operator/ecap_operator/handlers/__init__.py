@@ -5,7 +5,8 @@ write status), ``<kind>_timer`` (every ``timer_interval`` s: repair drift, refre
 ``<kind>_event`` (forget deleted objects in the metrics), and for
 KafkaTopic ``kafkatopic_delete`` (finalizer: delete or release the Strimzi topic). Per child kind
 (``children.CHILD_KINDS``) ``child_<plural>``: a child with our labels changed, so its owner's status is
-refreshed at once (read only; drift repair stays with the change handlers and the timer).
+refreshed at once (read only), or it was deleted, so its owner is reconciled at once (a child deleted by
+hand comes back now); other drift repair stays with the change handlers and the timer.
 
 Status is written straight to the status subresource under the owner's lock (``engine.OwnerLocks``), never
 through kopf's ``patch``: kopf applies that after the handler returns, when a child event may already have
@@ -190,6 +191,8 @@ def refresh_owner(
     ref = owner_of(child)
     if ref is None:
         return "no owner"
+    if event_type == "DELETED":
+        return repair_owner(ref, child, runtime, logger)
     known = seen_child(event_type, child)
     with runtime.locks(ref):
         written = runtime.written.get(ref) if ref.kind not in STATUS_SHARED_WITH_JOBS else None
@@ -223,6 +226,29 @@ def refresh_owner(
         _remember(runtime, ref, runtime.api.patch_status(ref, status))
     logger.info("%s status refreshed after a %s change", ref, (child.get("kind") or "child"))
     return "refreshed"
+
+
+def repair_owner(
+    ref: ObjectRef,
+    child: Mapping[str, Any],
+    runtime: Runtime,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> str:
+    """A child is gone: reconcile its owner at once (read afresh), so a child deleted by hand is created
+    again now rather than at the next timer run. A child the spec no longer wants stays deleted; an owner
+    being deleted, gone, or whose latest generation is not handled yet is left to its own handlers."""
+    with runtime.locks(ref):
+        body = runtime.api.get(ref)
+        if body is None or not refresh_allowed(body):
+            return "skipped"
+        status, err = _outcome(ref.kind, _context(body, runtime.settings), runtime, logger)
+        if not status_unchanged(body.get("status"), status):
+            _remember(runtime, ref, runtime.api.patch_status(ref, status))
+    if err is not None:
+        logger.warning("%s not repaired after its %s was deleted: %s", ref, child.get("kind") or "child", err)
+    else:
+        logger.info("%s reconciled after its %s was deleted", ref, child.get("kind") or "child")
+    return "repaired"
 
 
 def watches_strimzi_topics(settings: OperatorSettings, clusterwide: bool) -> bool:

@@ -102,6 +102,28 @@ def test_changes_are_handled_without_the_timer(
     )
     edited = controllers.ecap("DataProducer", "early")
     assert edited["status"]["observedGeneration"] == edited["metadata"]["generation"] == 2
+
+    # Children deleted by hand come back at once, from their watch events.
+    first_uid = kube.get("apps/v1", "deployments", "early-producer", ns)["metadata"]["uid"]
+    kube.delete("apps/v1", "deployments", "early-producer", ns)
+    wait_for(
+        lambda: (
+            (kube.find("apps/v1", "deployments", "early-producer", ns) or {}).get("metadata", {}).get("uid")
+            not in (None, first_uid)
+        ),
+        PROMPT,
+        "the Deployment deleted by hand to be created again",
+    )
+    strimzi_uid = kube.get(STRIMZI, "kafkatopics", "later", ns)["metadata"]["uid"]
+    kube.delete(STRIMZI, "kafkatopics", "later", ns)
+    wait_for(
+        lambda: (
+            (kube.find(STRIMZI, "kafkatopics", "later", ns) or {}).get("metadata", {}).get("uid")
+            not in (None, strimzi_uid)
+        ),
+        PROMPT,
+        "the Strimzi topic deleted by hand to be created again",
+    )
     assert operator.problems() == []
 
 

@@ -243,9 +243,37 @@ def test_deleted_child_degrades_the_owner_until_repaired(api: FakeKubeApi) -> No
     assert refresh_owner(available, "MODIFIED", runtime, LOG) == "refreshed"
     assert ready_status(api, owner) == "True" and api.objects[owner]["status"]["availableReplicas"] == 1
     api.delete(ObjectRef.of(deployment))
-    assert refresh_owner(deployment, "DELETED", runtime, LOG) == "refreshed"
+    # A child deleted by hand is created again at once (not at the next timer run), not yet available.
+    assert refresh_owner(deployment, "DELETED", runtime, LOG) == "repaired"
+    assert ObjectRef.of(deployment) in api.objects
     assert ready_status(api, owner) == "False"
-    # Nothing was recreated by the refresh: repair is the change handlers' and the timer's.
+
+
+def test_a_child_the_spec_no_longer_wants_stays_deleted(api: FakeKubeApi) -> None:
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    b = body("DeltaTable")
+    handle("DeltaTable", b, None, LOG, runtime, from_timer=False)
+    cronjob = next(o for r, o in api.objects.items() if r.kind == "CronJob")
+    owner = owner_of(cronjob)
+    assert owner is not None
+    # Maintenance switched off (a new generation, handled): the change handler deletes the CronJob.
+    api.objects[owner]["spec"]["maintenance"] = {"enabled": False}
+    api.objects[owner]["metadata"]["generation"] = 2
+    handle("DeltaTable", copy.deepcopy(api.objects[owner]), None, LOG, runtime, from_timer=False)
+    assert ObjectRef.of(cronjob) not in api.objects
+    assert refresh_owner(cronjob, "DELETED", runtime, LOG) == "repaired"
+    assert ObjectRef.of(cronjob) not in api.objects
+
+
+def test_children_of_an_owner_being_deleted_are_not_recreated(api: FakeKubeApi) -> None:
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    handle("DataProducer", body("DataProducer"), None, LOG, runtime, from_timer=False)
+    deployment = next(o for r, o in api.objects.items() if r.kind == "Deployment")
+    owner = owner_of(deployment)
+    assert owner is not None
+    api.objects[owner]["metadata"]["deletionTimestamp"] = "2026-12-01T00:00:00Z"
+    api.delete(ObjectRef.of(deployment))
+    assert refresh_owner(deployment, "DELETED", runtime, LOG) == "skipped"
     assert ObjectRef.of(deployment) not in api.objects
 
 
