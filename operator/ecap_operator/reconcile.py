@@ -301,6 +301,23 @@ def desired_kafka_topic(ctx: Context, spec: KafkaTopicSpec) -> Desired:
     return Desired([adopt(build_strimzi_topic(ctx.owner, spec, placement), ctx.owner)])
 
 
+def former_placements(ctx: Context, spec: KafkaTopicSpec) -> list[ObjectRef]:
+    """Where the Strimzi topic of this KafkaTopic lived under another ``clusterNamespace``: the resource's
+    own namespace and the operator's Strimzi namespace, wherever the spec does not place it now. (A topic
+    moved from one explicit namespace to another leaves the first one where it was: no record of it.)"""
+    current = place_topic(ctx.owner, spec, ctx.settings)
+    places = dict.fromkeys(n for n in (ctx.owner.namespace, ctx.settings.strimzi_namespace) if n)
+    refs = []
+    for namespace in places:
+        if namespace == current.namespace:
+            continue
+        name = (
+            ctx.owner.name if namespace == ctx.owner.namespace else f"{ctx.owner.namespace}.{ctx.owner.name}"
+        )
+        refs.append(ObjectRef(STRIMZI_API_VERSION, "KafkaTopic", namespace, name))
+    return refs
+
+
 def check_partitions(spec: KafkaTopicSpec, observed: Mapping[str, Any] | None) -> None:
     """Kafka cannot remove partitions: refuse a decrease and leave the Strimzi topic as it is."""
     if observed is None:

@@ -34,6 +34,7 @@ from ..reconcile import (
     desired_kafka_topic,
     desired_segmentation_run,
     desired_streaming_pipeline,
+    former_placements,
     is_ours,
     last_run_name,
     parse_spec,
@@ -183,6 +184,8 @@ def reconcile(
             if ok:
                 logger.info("created %s", ref)
                 return status_kafka_topic(ctx, spec, {ref: created})
+        for former in former_placements(ctx, spec):
+            let_go_of(api, ctx, spec, former, logger)
         observed = api.get(ref)
         check_partitions(spec, observed)
         return status_kafka_topic(ctx, spec, apply(api, desired, ctx, logger, known={ref: observed}))
@@ -218,17 +221,16 @@ def _placement_spec(body: Mapping[str, Any]) -> KafkaTopicSpec | None:
     return spec
 
 
-def release_kafka_topic(
-    ctx: Context, api: KubeApi, logger: logging.Logger | logging.LoggerAdapter[Any]
+def let_go_of(
+    api: KubeApi,
+    ctx: Context,
+    spec: KafkaTopicSpec | None,
+    ref: ObjectRef,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> str:
-    """On deletion: delete the Strimzi topic (deletionPolicy Delete) or leave it unowned (Retain).
-
-    Returns what was done, for the log. An invalid spec falls back to Retain: data is never deleted
-    on a guess.
-    """
-    spec = _placement_spec(ctx.body)
-    placement = place_topic(ctx.owner, spec or KafkaTopicSpec(), ctx.settings)
-    ref = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", placement.namespace, placement.name)
+    """A Strimzi topic this resource no longer wants there: delete it (deletionPolicy Delete) or leave it
+    unowned (Retain; also when the spec is invalid: data is never deleted on a guess). Another's is left
+    alone. Returns what was done, for the log."""
     observed = api.get(ref)
     if observed is None:
         return f"{ref} is already gone"
@@ -241,3 +243,17 @@ def release_kafka_topic(
     api.patch(ref, release_patch(observed, ctx.owner))
     logger.info("released %s: the topic and its records are retained", ref)
     return f"retained {ref}"
+
+
+def release_kafka_topic(
+    ctx: Context, api: KubeApi, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> str:
+    """On deletion: delete the Strimzi topic (deletionPolicy Delete) or leave it unowned (Retain).
+
+    Returns what was done, for the log. An invalid spec falls back to Retain: data is never deleted
+    on a guess.
+    """
+    spec = _placement_spec(ctx.body)
+    placement = place_topic(ctx.owner, spec or KafkaTopicSpec(), ctx.settings)
+    ref = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", placement.namespace, placement.name)
+    return let_go_of(api, ctx, spec, ref, logger)

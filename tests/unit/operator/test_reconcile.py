@@ -20,7 +20,15 @@ from ecap_operator.errors import (
 from ecap_operator.handlers import handle, handler_ids
 from ecap_operator.handlers.engine import Runtime, reconcile, release_kafka_topic
 from ecap_operator.kube import ObjectRef
-from ecap_operator.reconcile import Action, Context, contained, decide, parse_spec, release_patch
+from ecap_operator.reconcile import (
+    Action,
+    Context,
+    contained,
+    controller_uid,
+    decide,
+    parse_spec,
+    release_patch,
+)
 from ecap_operator.settings import OperatorSettings
 
 from .examples import bodies, body
@@ -367,3 +375,35 @@ def test_metrics_count_results_and_phases(api: FakeKubeApi) -> None:
     assert sample("ecap_operator_resources", {"kind": "StreamingPipeline", "phase": "Pending"}) == 1
     metrics.phases.forget("KafkaTopic", "shop", "transactions")
     assert sample("ecap_operator_resources", {"kind": "KafkaTopic", "phase": "Progressing"}) is None
+
+
+@pytest.mark.parametrize(("policy", "left_behind"), [("Retain", "released"), ("Delete", "deleted")])
+def test_moving_a_topic_to_another_cluster_namespace_follows_the_deletion_policy(
+    api: FakeKubeApi, policy: str, left_behind: str
+) -> None:
+    b = copy.deepcopy(body("KafkaTopic", "transactions"))
+    b["spec"]["deletionPolicy"] = policy
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    handle("KafkaTopic", b, None, LOG, runtime, from_timer=False)
+    namespace = b["metadata"]["namespace"]
+    here = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", namespace, "transactions")
+    assert here in api.objects
+
+    b["spec"]["clusterNamespace"] = "kafka"
+    b["metadata"]["generation"] = 2
+    handle("KafkaTopic", b, None, LOG, runtime, from_timer=False)
+    there = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", "kafka", f"{namespace}.transactions")
+    assert api.objects[there]["metadata"]["annotations"]["ecap.io/owner"] == f"{namespace}/transactions"
+    if left_behind == "deleted":
+        assert here not in api.objects
+    else:
+        old = api.objects[here]
+        assert not old["metadata"].get("ownerReferences") and "ecap.io/kind" not in old["metadata"]["labels"]
+        assert old["metadata"]["labels"]["strimzi.io/cluster"]  # Strimzi keeps the retained topic
+    # The operator's own Strimzi namespace is known too: a topic moved out of it is let go of in turn.
+    central = OperatorSettings(strimzi_namespace="kafka")
+    b["spec"]["clusterNamespace"] = namespace
+    b["metadata"]["generation"] = 3
+    handle("KafkaTopic", b, None, LOG, Runtime(api, central), from_timer=False)  # type: ignore[arg-type]
+    assert here in api.objects and controller_uid(api.objects[here]) == b["metadata"]["uid"]
+    assert (there in api.objects) == (policy == "Retain")
