@@ -547,15 +547,12 @@ class ShopGenerator:
         fallback = cat.pick(
             focus[buying],
             _item_targets(rng, pop.price_level_cents[customer[buying]]),
-        ).tolist()
+        )
         quantities = draw_quantities(rng, ev_type.size)
         order_offsets = rng.integers(*CHECKOUT_TO_ORDER_MS, size=checkout_idx.size).tolist()
         payments = draw_payments(rng, checkout_idx.size)
         percents = discount_percents(rng, checkout_idx.size)
-        products = ev_product.tolist()
         levels = self._basket_caps
-        customers, cities = customer.tolist(), city.tolist()
-        segments, channels = segment.tolist(), [self._channels[c] for c in channel.tolist()]
         add, remove, view = (
             sessions.T["add_to_cart"],
             sessions.T["remove_from_cart"],
@@ -563,32 +560,37 @@ class ShopGenerator:
         )
         # Cart state changes only on add/remove events; the last product viewed (the fallback item of an
         # empty cart) comes from a running maximum. A cart is reset at each session and after each
-        # checkout, so only the few cart events are walked in Python.
+        # checkout (a new cart segment), so only the few cart and checkout events are walked in Python.
         checkout_all = ev_type == sessions.T["complete_checkout"]
         position = np.arange(ev_type.size)
         resets = np.ones(ev_type.size, dtype=bool)
         resets[1:] = (ev_session[1:] != ev_session[:-1]) | checkout_all[:-1]
         segment_start = np.maximum.accumulate(np.where(resets, position, -1))
         last_view = np.maximum.accumulate(np.where(ev_type == view, position, -1))
-        viewed_at = np.where(last_view >= segment_start, last_view, -1)[checkout_idx].tolist()
-        walk = np.flatnonzero((ev_type == add) | (ev_type == remove) | checkout_all | resets)
-        # Only the walked events are converted to Python values.
+        viewed_at = np.where(last_view >= segment_start, last_view, -1)[checkout_idx]
+        # Per checkout (k): the item of an empty cart, and the session's facts.
+        empty_cart_item = np.where(viewed_at >= 0, ev_product[np.maximum(viewed_at, 0)], fallback).tolist()
+        checkout_ts = ev_ts[checkout_idx].tolist()
+        buyers, buyer_cities = customer[buying].tolist(), city[buying].tolist()
+        buyer_segments = segment[buying].tolist()
+        buyer_channels = [self._channels[c] for c in channel[buying].tolist()]
+        buyer_sessions = [session_ids[s] for s in buying.tolist()]
+        walk = np.flatnonzero((ev_type == add) | (ev_type == remove) | checkout_all)
         walked = zip(
             walk.tolist(),
-            resets[walk].tolist(),
+            segment_start[walk].tolist(),
             ev_type[walk].tolist(),
+            ev_product[walk].tolist(),
             checkout[walk].tolist(),
-            ev_session[walk].tolist(),
-            ev_ts[walk].tolist(),
             strict=True,
         )
         orders = []
         k = 0
         cart: dict[int, int] = {}
-        for i, reset, t, checks_out, s, event_ts in walked:
-            if reset:
-                cart = {}
-            p = products[i]
+        current_segment = -1
+        for i, cart_segment, t, p, checks_out in walked:
+            if cart_segment != current_segment:
+                cart, current_segment = {}, cart_segment
             if t == add:
                 if p in cart or len(cart) < MAX_CART_PRODUCTS:
                     cart[p] = min(cart.get(p, 0) + quantities[i], MAX_CART_UNITS)
@@ -598,22 +600,22 @@ class ShopGenerator:
                 continue
             if not checks_out:
                 continue
-            basket = cart or {products[viewed_at[k]] if viewed_at[k] >= 0 else fallback[k]: 1}
+            basket = cart or {empty_cart_item[k]: 1}
             while sum(basket.values()) > MAX_CART_UNITS:
                 basket.popitem()
-            ts = event_ts + order_offsets[k]
-            c = customers[s]
+            ts = checkout_ts[k] + order_offsets[k]
+            c = buyers[k]
             items = _capped([(p, cat.price_at(p, ts), q) for p, q in basket.items()], levels[c])
             subtotal = sum(price * q for _, price, q in items)
             orders.append(
                 Order(
                     ts_ms=ts,
                     customer=c,
-                    session_id=session_ids[s],
-                    city=cities[s],
+                    session_id=buyer_sessions[k],
+                    city=buyer_cities[k],
                     device_json=pop.device_json[c],
-                    channel=channels[s],
-                    segment=segments[s],
+                    channel=buyer_channels[k],
+                    segment=buyer_segments[k],
                     items=items,
                     discount_cents=normal_discount(subtotal, percents[k]),
                     payment=payments[k],
