@@ -14,7 +14,8 @@ import pytest
 
 from ecap.broker import EmbeddedBroker
 from ecap.cli import main
-from ecap.producer import run_producers
+from ecap.producer import producer_jobs, run_producers
+from ecap.producer.worker import shop_chunks
 from ecap.topics import apply_topics
 from tests.fixtures.producer import consume, producer_resources
 from tests.integration.producer.test_cli import write_platform
@@ -45,6 +46,33 @@ def test_live_mode_sends_no_event_before_its_time(broker: EmbeddedBroker) -> Non
     assert max(stamps) <= finished_ms
     # Windows of one second are generated ahead of the clock; none of their future events went out.
     assert min(stamps) >= finished_ms - 60_000
+
+
+def test_two_producers_in_one_file_each_deliver_their_own_whole_stream(broker: EmbeddedBroker) -> None:
+    """One worker per DataProducer (forked one after the other); each topic gets exactly its stream."""
+    suffix = uuid.uuid4().hex[:6]
+    backfill = {"days": 1, "end": "2026-03-02", "eventsPerDay": 600}
+    shop = {"customers": 300, "products": 30, "backfill": backfill}
+    resources = [
+        *producer_resources({"transactions": f"orders-a-{suffix}"}, name="a", seed=1, **shop),
+        *producer_resources({"user-events": f"clicks-b-{suffix}"}, name="b", seed=2, **shop),
+    ]
+    apply_topics(resources, broker.bootstrap_servers)
+    jobs = producer_jobs(resources, broker.bootstrap_servers, replay=True)
+    expected = {
+        job.topics[stream]: [v for chunk in shop_chunks(job.resource.spec, job.plan, 0.0) for b in chunk
+                             if b.stream == stream for v in b.values]
+        for job in jobs
+        for stream in job.topics
+    }  # fmt: skip
+
+    report = run_producers(resources, broker.bootstrap_servers, replay=True)
+
+    assert report.ok, report.summary()
+    for topic, values in expected.items():
+        assert values and report.topics[topic].delivered == len(values)
+        records = consume(broker.bootstrap_servers, topic, len(values))
+        assert sorted(msg.value() or b"" for msg in records) == sorted(values)
 
 
 @pytest.mark.slow
