@@ -24,6 +24,7 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -112,6 +113,8 @@ class BatchResult:
     alerts_by_severity: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per step (read, parse, dedup, write, products, analytics)."""
+    spark_jobs: int | None = None
+    """Spark jobs the batch ran (each pays planning and scheduling); None outside a job group."""
 
 
 @contextmanager
@@ -121,6 +124,18 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
         yield
     finally:
         timings[step] = timings.get(step, 0.0) + time.monotonic() - started
+
+
+def _group_jobs(spark: SparkSession) -> tuple[str, set[int]] | None:
+    """The job group of this thread (a streaming query's run id) and the jobs it has run so far.
+
+    Worker threads of a batch inherit the group (``inheritable_thread_target``), so the difference
+    before and after a batch is the batch's own job count, without the other queries' jobs.
+    """
+    group = spark.sparkContext.getLocalProperty("spark.jobGroup.id")
+    if not group:
+        return None
+    return group, set(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
 
 
 def _timed_call(timings: dict[str, float], step: str, func: Callable[..., _T], *args: object) -> _T:
@@ -293,11 +308,11 @@ def _analytics(
     # KPIs and fraud write different tables (each with its own exactly-once check): run their Spark
     # jobs side by side so their fixed per-job costs overlap.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ecap-analytics") as pool:
-        kpi_future = pool.submit(_kpis, ctx, spark, tx, ue, batch_id)
+        kpi_future = pool.submit(inheritable_thread_target(_kpis), ctx, spark, tx, ue, batch_id)
         fraud_future = None
         if tx is not None and tx_rows is not None and ctx.spec.fraud.enabled:
             customers = pc.unique(tx_rows["customer_id"].combine_chunks())
-            fraud_future = pool.submit(_fraud, ctx, spark, tx, customers, batch_id)
+            fraud_future = pool.submit(inheritable_thread_target(_fraud), ctx, spark, tx, customers, batch_id)
         kpi_rows = kpi_future.result()
         if fraud_future is not None:
             fraud_written, severities = fraud_future.result()
@@ -364,7 +379,7 @@ def _parse_streams(
     if len(streams) <= 1:
         return {s: parse(s) for s in streams}
     with ThreadPoolExecutor(max_workers=len(streams), thread_name_prefix="ecap-parse") as pool:
-        return dict(zip(streams, pool.map(parse, streams), strict=True))
+        return dict(zip(streams, pool.map(inheritable_thread_target(parse), streams), strict=True))
 
 
 def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
@@ -374,6 +389,7 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
     quality = ctx.spec.quality
     watermark = ctx.spec.watermark_seconds
     timings: dict[str, float] = {}
+    jobs_before = _group_jobs(raw.sparkSession)
     raw = raw.persist()
     try:
         by_stream: dict[str, list[str]] = {}
@@ -486,7 +502,14 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
             products_future = None
             if updates is not None and updates.num_rows:
                 products_future = pool.submit(
-                    _timed_call, timings, "products", _update_products, ctx, updates, batch_id, raw
+                    inheritable_thread_target(_timed_call),
+                    timings,
+                    "products",
+                    _update_products,
+                    ctx,
+                    updates,
+                    batch_id,
+                    raw,
                 )
             if ctx.analytics:
                 with _timed(timings, "analytics"):
@@ -514,6 +537,10 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
         raw.unpersist()
 
     fresh = np.concatenate(freshness) if freshness else np.empty(0)
+    jobs_after = _group_jobs(raw.sparkSession)
+    spark_jobs = None
+    if jobs_before is not None and jobs_after is not None and jobs_before[0] == jobs_after[0]:
+        spark_jobs = len(jobs_after[1] - jobs_before[1])
     result = BatchResult(
         batch_id=batch_id,
         topics=counts,
@@ -526,11 +553,12 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
         committed_at=datetime.now(UTC),
         alerts_by_severity=severities,
         timings=timings,
+        spark_jobs=spark_jobs,
     )
     if ctx.metrics is not None:
         _observe(ctx.metrics, result, ctx.observe_freshness)
     log.info(
-        "batch %d: %s in %.2fs (%s)%s",
+        "batch %d: %s in %.2fs (%s; %s Spark jobs)%s",
         batch_id,
         ", ".join(
             f"{t}: {c.records} in / {c.clean} clean / {c.quarantined} quarantined / {c.duplicates} dup"
@@ -538,6 +566,7 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
         ),
         result.duration_seconds,
         ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()),
+        "?" if spark_jobs is None else spark_jobs,
         f" (replay: skipped {', '.join(skipped)})" if skipped else "",
     )
     return result
