@@ -222,8 +222,8 @@ def run_pipeline(
     started = time.monotonic()
     # A session of its own (same SparkContext): micro-batch settings stay out of other jobs.
     spark = (spark or get_spark(f"ecap-pipeline-{plan.name}")).newSession()
-    for key, value in MICRO_BATCH_SQL_CONF.items():
-        spark.conf.set(key, value)
+    for setting, setting_value in MICRO_BATCH_SQL_CONF.items():
+        spark.conf.set(setting, setting_value)
     spark.dataSource.register(KafkaSource)
     sink = DeltaSink(plan.lake, app_id="")
     attribution_sink = DeltaSink(plan.lake, app_id="")
