@@ -199,6 +199,7 @@ class DeliveryEngine:
         self._abandon_at: float | None = None
         self._logged: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()  # guards only the producer swap against a concurrent scrape
+        self._deliveries = self._delivery_callback()
         self._producer = self._new_producer()
 
     # ------------------------------------------------------------------ client lifecycle
@@ -206,7 +207,7 @@ class DeliveryEngine:
     def _new_producer(self) -> Producer:
         smallest = min(self.topic_limits.values(), default=KAFKA_DEFAULT_MAX_MESSAGE_BYTES)
         config = producer_config(self.client, self.settings, smallest)
-        config["on_delivery"] = self._on_delivery
+        config["on_delivery"] = self._deliveries
         config["error_cb"] = self._on_client_error
         config["logger"] = logging.getLogger("ecap.kafka.librdkafka")
         return Producer(config)
@@ -383,17 +384,27 @@ class DeliveryEngine:
 
     # ------------------------------------------------------------------ delivery reports
 
+    def _delivery_callback(self) -> Callable[[KafkaError | None, Message], None]:
+        """The per-record delivery report handler: a closure over the counters (no attribute lookups),
+        with ``LatencyHistogram.observe`` inlined, since it runs once for every record."""
+        stats, histogram, bisect_left = self.stats, self.latency, bisect.bisect_left
+        counts, bounds = histogram.counts, histogram.bounds
+        settle = self._settle_failure
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is None:
+                stats[msg.topic()].delivered += 1  # type: ignore[index]
+                latency = msg.latency()
+                if latency is not None:
+                    counts[bisect_left(bounds, latency)] += 1
+                    histogram.total += latency
+                return
+            settle(msg.topic(), msg.key(), msg.value(), _timestamp(msg), err, 0)  # type: ignore[arg-type]
+
+        return on_delivery
+
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        if err is None:
-            # Runs once per record: LatencyHistogram.observe is inlined.
-            self.stats[msg.topic()].delivered += 1  # type: ignore[index]
-            latency = msg.latency()
-            if latency is not None:
-                histogram = self.latency
-                histogram.counts[bisect.bisect_left(histogram.bounds, latency)] += 1
-                histogram.total += latency
-            return
-        self._settle_failure(msg.topic(), msg.key(), msg.value(), _timestamp(msg), err, attempt=0)  # type: ignore[arg-type]
+        self._deliveries(err, msg)
 
     def _on_retry_delivery(self, attempt: int, err: KafkaError | None, msg: Message) -> None:
         if err is None:
