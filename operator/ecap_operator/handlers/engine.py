@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel
 
@@ -134,9 +134,14 @@ def apply(
     return live
 
 
+STATUSLESS_KINDS: Final = frozenset({"ConfigMap", "Service"})
+"""Children no status is computed from (they report none): a read-only refresh does not read them."""
+
+
 def observe(api: KubeApi, desired: Desired, known: Known | None = None) -> Live:
-    """The desired children as they are now, read only: what a status refresh needs (no repair)."""
-    refs = [ObjectRef.of(child) for child in desired.children]
+    """The desired children a status is computed from, as they are now, read only: what a status refresh
+    needs (no repair)."""
+    refs = [ObjectRef.of(child) for child in desired.children if child["kind"] not in STATUSLESS_KINDS]
     return {ref: known[ref] if known is not None and ref in known else api.get(ref) for ref in refs}
 
 

@@ -249,6 +249,18 @@ def test_deleted_child_degrades_the_owner_until_repaired(api: FakeKubeApi) -> No
     assert ready_status(api, owner) == "False"
 
 
+def test_a_refresh_reads_only_children_that_report_a_status(api: FakeKubeApi) -> None:
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    handle("DataProducer", body("DataProducer"), None, LOG, runtime, from_timer=False)
+    deployment = next(o for r, o in api.objects.items() if r.kind == "Deployment")
+    available = {**deployment, "status": {"replicas": 1, "availableReplicas": 1, "observedGeneration": 1}}
+    api.calls.clear()
+    assert refresh_owner(available, "MODIFIED", runtime, LOG) == "refreshed"
+    read = {kind for verb, _, kind in api.calls if verb == "get"}
+    assert read <= {"KafkaTopic"}  # the referenced topics; never the ConfigMap or the Service
+    assert api.calls[-1] == ("patch_status", ECAP, "DataProducer")
+
+
 def test_a_child_the_spec_no_longer_wants_stays_deleted(api: FakeKubeApi) -> None:
     runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
     b = body("DeltaTable")
