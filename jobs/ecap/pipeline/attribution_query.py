@@ -1,32 +1,63 @@
 """Sessions -> purchases attribution as its own streaming query: a stream-stream interval join.
 
-It reads the same Kafka topics through the same source, keeps the rows that pass the same row rules
-(:func:`ecap.pipeline.parsing.parse_and_validate`; the driver-side referential rule and dedup of
-the main query do not apply here), and joins them with
+The main query hands its clean rows over: after validating, deduplicating and applying the
+referential rule, each micro-batch writes the few columns the join needs (purchases, and the first
+event of each session) as one Parquet file per stream and batch under
+``<pipeline checkpoint>/attribution-input/<stream>/``. This query reads those folders with Spark's
+file source (which records the files it has processed in its own checkpoint and deletes them once
+committed) and joins them with
 :func:`ecap.pipeline.analytics.attribution.attribute_purchases` (watermarks on both sides, so the
-join state is bounded). Each micro-batch is MERGEd into ``attribution`` on ``transaction_id``
-with the query's own application transaction: replays and duplicate Kafka records collapse onto one
-row per purchase. Its checkpoint is ``<pipeline checkpoint>/attribution``.
+join state is bounded). Reading Kafka a second time and validating every record again cost as much
+as the main query's own read and parse; the hand-over costs one small file write per batch.
+
+A hand-over file appears atomically (written under a hidden name, then renamed) before the batch
+commits any table, and a replayed batch (same offsets, same clean rows) finds it in place and
+skips it. Each micro-batch of the join is MERGEd into ``attribution`` on ``transaction_id`` with
+the query's own application transaction: replays collapse onto one row per purchase. Its checkpoint
+is ``<pipeline checkpoint>/attribution``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
-from ecap.schemas import TABLE_ATTRIBUTION
-from ecap_operator.api.streaming_pipeline import QualitySettings
+from ecap.schemas import TABLE_ATTRIBUTION, TS
 
-from .analytics.attribution import ATTRIBUTION_SCHEMA, attribute_purchases
+from .analytics.attribution import ATTRIBUTION_SCHEMA, FIRST_SEQUENCE, attribute_purchases
+from .analytics.spark_types import spark_schema
 from .delta_sink import DeltaSink
 from .errors import PipelineError
-from .kafka_source import SOURCE_NAME
-from .parsing import parse_and_validate
+
+ATTRIBUTION_INPUT_SCHEMAS: Final[dict[str, pa.Schema]] = {
+    "transactions": pa.schema(
+        [
+            pa.field("transaction_id", pa.string()),
+            pa.field("session_id", pa.string()),
+            pa.field("customer_id", pa.string()),
+            pa.field("event_time", TS),
+        ]
+    ),
+    "user-events": pa.schema(
+        [
+            pa.field("session_id", pa.string()),
+            pa.field("customer_id", pa.string()),
+            pa.field("channel", pa.string()),
+            pa.field("event_time", TS),
+            pa.field("sequence", pa.int32()),
+        ]
+    ),
+}
+"""What the join reads of each stream's clean rows (user events: session starts only)."""
 
 
 def first_per_transaction(rows: pa.Table) -> pa.Table:
@@ -39,11 +70,64 @@ def first_per_transaction(rows: pa.Table) -> pa.Table:
     return rows.take(keep)
 
 
+def attribution_input_rows(stream: str, clean: pa.Table) -> pa.Table:
+    """The columns (and, for user events, the session starts) the join needs from clean rows."""
+    schema = ATTRIBUTION_INPUT_SCHEMAS[stream]
+    rows = clean.select(schema.names).cast(schema)
+    if stream == "user-events":
+        rows = rows.filter(pc.fill_null(pc.equal(rows["sequence"], FIRST_SEQUENCE), False))
+    return rows
+
+
+def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
+    """Arrow's filesystem for a Spark path (``s3a://`` is Arrow's ``s3://``; a bare path is local)."""
+    if "://" not in root:
+        return pafs.LocalFileSystem(), str(Path(root).resolve())
+    scheme, rest = root.split("://", 1)
+    uri = f"s3://{rest}" if scheme == "s3a" else root
+    filesystem, path = pafs.FileSystem.from_uri(uri)
+    return filesystem, str(path)
+
+
+class AttributionInput:
+    """The folders through which the main query hands clean rows to the attribution join."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+        self._fs, self._base = _filesystem(self.root)
+
+    def folder(self, stream: str) -> str:
+        """Where Spark reads ``stream`` (the root's own scheme)."""
+        return f"{self.root}/{stream}"
+
+    def prepare(self) -> None:
+        """Create the folders (Spark's file source needs them to exist when the query starts)."""
+        for stream in ATTRIBUTION_INPUT_SCHEMAS:
+            self._fs.create_dir(f"{self._base}/{stream}", recursive=True)
+
+    def write(self, batch_id: int, clean: Mapping[str, pa.Table]) -> dict[str, int]:
+        """Hand a batch's clean rows over, once: a file already there (a replay) is kept as it is."""
+        written: dict[str, int] = {}
+        for stream in ATTRIBUTION_INPUT_SCHEMAS:
+            rows = clean.get(stream)
+            if rows is None:
+                continue
+            selected = attribution_input_rows(stream, rows)
+            if selected.num_rows == 0:
+                continue
+            final = f"{self._base}/{stream}/batch-{batch_id:012d}.parquet"
+            if self._fs.get_file_info(final).type != pafs.FileType.NotFound:
+                continue
+            hidden = f"{self._base}/{stream}/.batch-{batch_id:012d}.parquet.tmp"
+            pq.write_table(selected, hidden, filesystem=self._fs)
+            self._fs.move(hidden, final)
+            written[stream] = selected.num_rows
+        return written
+
+
 def start_attribution_query(
     spark: SparkSession,
-    options: dict[str, str],
-    topic_streams: dict[str, str],
-    quality: QualitySettings,
+    handover: AttributionInput,
     attribution_window_minutes: int,
     watermark_seconds: int,
     checkpoint: str,
@@ -51,29 +135,19 @@ def start_attribution_query(
     app_id_prefix: str,
     trigger_seconds: float,
     query_name: str,
-) -> StreamingQuery | None:
-    """Start the join when the pipeline reads both transactions and user events; else None."""
-    tx_topics = [t for t, s in topic_streams.items() if s == "transactions"]
-    ue_topics = [t for t, s in topic_streams.items() if s == "user-events"]
-    if not tx_topics or not ue_topics:
-        return None
-    raw = (
-        spark.readStream.format(SOURCE_NAME)
-        .options(**{**options, "topics": ",".join(tx_topics + ue_topics), "priority_topics": ""})
-        .load()
-    )
+) -> StreamingQuery:
+    """Start the join over the hand-over folders; ``handover.prepare()`` must have run."""
 
-    def clean(topics: list[str], stream: str) -> DataFrame:
-        parsed = parse_and_validate(raw.where(F.col("topic").isin(topics)), stream, quality)
-        return parsed.where(F.size("_failed_rules") == 0)
+    def read(stream: str) -> DataFrame:
+        return (
+            spark.readStream.schema(spark_schema(ATTRIBUTION_INPUT_SCHEMAS[stream]))
+            .option("cleanSource", "delete")
+            .parquet(handover.folder(stream))
+        )
 
     joined = attribute_purchases(
-        clean(ue_topics, "user-events"),
-        clean(tx_topics, "transactions"),
-        attribution_window_minutes,
-        watermark_seconds,
+        read("user-events"), read("transactions"), attribution_window_minutes, watermark_seconds
     )
-
     ready = threading.Event()
 
     def write(batch: DataFrame, batch_id: int) -> None:

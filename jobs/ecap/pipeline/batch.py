@@ -42,6 +42,7 @@ from .analytics.kpis import (
 )
 from .analytics.products import fold_product_updates
 from .analytics.profiles import PROFILE_SCHEMA, update_customer_profiles
+from .attribution_query import AttributionInput
 from .delta_sink import DeltaSink
 from .kafka_sink import KafkaOutputs
 from .metrics import PipelineMetrics
@@ -160,6 +161,8 @@ class BatchContext:
     kafka_out: KafkaOutputs | None = None
     """Where alerts and KPI rows go back to Kafka (roles ``fraud-alerts``, ``analytics-results``)."""
     analytics: bool = True
+    attribution_input: AttributionInput | None = None
+    """Where clean purchases and session starts are handed to the attribution join, if it runs."""
 
 
 def _known_products(sink: DeltaSink, updates: pa.Table | None) -> pa.Array | None:
@@ -308,11 +311,13 @@ def _analytics(
     # KPIs and fraud write different tables (each with its own exactly-once check): run their Spark
     # jobs side by side so their fixed per-job costs overlap.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ecap-analytics") as pool:
-        kpi_future = pool.submit(inheritable_thread_target(_kpis), ctx, spark, tx, ue, batch_id)
+        kpi_future = pool.submit(inheritable_thread_target(spark)(_kpis), ctx, spark, tx, ue, batch_id)
         fraud_future = None
         if tx is not None and tx_rows is not None and ctx.spec.fraud.enabled:
             customers = pc.unique(tx_rows["customer_id"].combine_chunks())
-            fraud_future = pool.submit(inheritable_thread_target(_fraud), ctx, spark, tx, customers, batch_id)
+            fraud_future = pool.submit(
+                inheritable_thread_target(spark)(_fraud), ctx, spark, tx, customers, batch_id
+            )
         kpi_rows = kpi_future.result()
         if fraud_future is not None:
             fraud_written, severities = fraud_future.result()
@@ -379,7 +384,9 @@ def _parse_streams(
     if len(streams) <= 1:
         return {s: parse(s) for s in streams}
     with ThreadPoolExecutor(max_workers=len(streams), thread_name_prefix="ecap-parse") as pool:
-        return dict(zip(streams, pool.map(inheritable_thread_target(parse), streams), strict=True))
+        return dict(
+            zip(streams, pool.map(inheritable_thread_target(raw.sparkSession)(parse), streams), strict=True)
+        )
 
 
 def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
@@ -476,6 +483,10 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
                     )
                 )
 
+        if ctx.attribution_input is not None:
+            # Before any commit: a replay of this batch then always finds the hand-over in place.
+            with _timed(timings, "handover"):
+                ctx.attribution_input.write(batch_id, clean_tables)
         written: dict[str, int] = {}
         skipped: list[str] = []
 
@@ -502,7 +513,7 @@ def process_batch(raw: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResu
             products_future = None
             if updates is not None and updates.num_rows:
                 products_future = pool.submit(
-                    inheritable_thread_target(_timed_call),
+                    inheritable_thread_target(raw.sparkSession)(_timed_call),
                     timings,
                     "products",
                     _update_products,

@@ -28,7 +28,7 @@ from ecap.kafka import client_config, resolve_bootstrap
 from ecap.spark import get_spark
 from ecap_operator.api import Resource, StreamingPipelineSpec, topic_name
 
-from .attribution_query import start_attribution_query
+from .attribution_query import AttributionInput, start_attribution_query
 from .batch import BatchContext, BatchResult, TopicCounts, process_batch
 from .delta_sink import DeltaSink
 from .errors import PipelineConfigError, PipelineError
@@ -228,6 +228,11 @@ def run_pipeline(
     sink = DeltaSink(plan.lake, app_id="")
     attribution_sink = DeltaSink(plan.lake, app_id="")
     kafka_out = KafkaOutputs(plan.kafka_config, plan.sink_topics) if plan.sink_topics else None
+    streams = set(plan.topic_streams.values())
+    handover = None
+    if {"transactions", "user-events"} <= streams:
+        handover = AttributionInput(f"{plan.checkpoint}/attribution-input")
+        handover.prepare()
     context = BatchContext(
         pipeline_id="",
         spec=plan.spec,
@@ -235,6 +240,7 @@ def run_pipeline(
         sink=sink,
         metrics=metrics,
         kafka_out=kafka_out,
+        attribution_input=handover,
     )
 
     def on_batch(df: DataFrame, batch_id: int) -> None:
@@ -258,19 +264,19 @@ def run_pipeline(
         .trigger(processingTime=f"{plan.spec.trigger_seconds} seconds")
         .start()
     )
-    attribution = start_attribution_query(
-        spark,
-        source_options(plan),
-        plan.topic_streams,
-        plan.spec.quality,
-        plan.spec.attribution_window_minutes,
-        plan.spec.watermark_seconds,
-        f"{plan.checkpoint}/attribution",
-        attribution_sink,
-        f"ecap-attribution/{plan.namespace}/{plan.name}",
-        plan.spec.trigger_seconds,
-        f"ecap_attribution_{plan.namespace}_{plan.name}".replace("-", "_"),
-    )
+    attribution = None
+    if handover is not None:
+        attribution = start_attribution_query(
+            spark,
+            handover,
+            plan.spec.attribution_window_minutes,
+            plan.spec.watermark_seconds,
+            f"{plan.checkpoint}/attribution",
+            attribution_sink,
+            f"ecap-attribution/{plan.namespace}/{plan.name}",
+            plan.spec.trigger_seconds,
+            f"ecap_attribution_{plan.namespace}_{plan.name}".replace("-", "_"),
+        )
     app_id = f"ecap-pipeline/{plan.namespace}/{plan.name}/{query.id}"
     sink.app_id = app_id
     context.pipeline_id = app_id
