@@ -337,3 +337,26 @@ def test_deleting_a_crd_stops_serving_it_and_removes_its_objects(
     with pytest.raises(KubeApiError) as gone:
         kube.list(API_VERSION, "sprockets", kube_namespace)
     assert gone.value.code == 404
+
+
+def test_a_reaction_added_by_a_test_still_overrides_the_store() -> None:
+    """Resource requests skip kmock's matching only while the emulator has no reactions but its own: fault
+    injection through kmock's DSL keeps working, and requests are counted either way."""
+    with EmulatorServer() as server:
+        kube = KubeClient(server.url)
+        kube.create("v1", "configmaps", _configmap("fragile", a="1"), "default")
+        assert kube.get("v1", "configmaps", "fragile", "default")["data"] == {"a": "1"}
+
+        def inject() -> None:
+            server.emulator["get", "/api/v1/namespaces/default/configmaps/fragile"] << 503
+
+        server.call(inject)
+        with pytest.raises(KubeApiError) as failed:
+            kube.get("v1", "configmaps", "fragile", "default")
+        assert failed.value.code == 503
+        # Everything the reaction does not match is still answered from the store.
+        assert kube.patch("v1", "configmaps", "fragile", {"data": {"a": "2"}}, "default")["data"] == {
+            "a": "2"
+        }
+        counts = server.call(lambda: dict(server.emulator.request_counts))
+        assert counts[("GET", "configmaps")] == 2 and counts[("PATCH", "configmaps")] == 1
