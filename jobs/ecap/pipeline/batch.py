@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import numpy as np
@@ -31,12 +31,16 @@ from pyspark.sql import functions as F
 from ecap_operator.api import StreamingPipelineSpec
 from ecap_operator.api.streaming_pipeline import QualitySettings
 
-from .analytics.fraud import ALERT_SCHEMA, fraud_alert_messages, fraud_alerts, score_transactions
+from .analytics.fraud import (
+    ALERT_SCHEMA,
+    fraud_alert_message_columns,
+    fraud_alerts,
+    score_transactions,
+)
 from .analytics.kpis import KEY as KPI_KEY
 from .analytics.kpis import (
     KPI_SCHEMA,
-    analytics_result_messages,
-    analytics_result_records,
+    analytics_result_message_array,
     kpi_partials,
     merge_kpis,
 )
@@ -221,39 +225,61 @@ def _as_spark(spark: SparkSession, rows: pa.Table | None, schema: pa.Schema) -> 
     return spark.createDataFrame(rows.select(schema.names).cast(schema))
 
 
-def _matching(existing: pa.Table | None, keys: pa.Table) -> pa.Table | None:
-    """The rows of ``existing`` that may share a key with ``keys``: same value in every key column.
-
-    A superset of the exact key match (Arrow joins refuse nested non-key columns); the KPI merge
-    ignores rows without a partial.
-    """
-    if existing is None or existing.num_rows == 0 or keys.num_rows == 0:
+def kpi_candidates(
+    existing: pa.Table | None, first: datetime, last: datetime, window_seconds: Sequence[int]
+) -> pa.Table | None:
+    """The ``kpis`` rows a batch with event times in [first, last] may update: windows starting
+    from one longest window before ``first`` up to ``last`` (a superset; the merge keeps the keys
+    the batch really has). Known before any Spark job, so the merge runs in the same job as the
+    batch's own aggregation."""
+    if existing is None or existing.num_rows == 0:
         return None
-    mask = None
-    for name in keys.column_names:
-        hit = pc.is_in(existing[name], value_set=pc.unique(keys[name].combine_chunks()))
-        mask = hit if mask is None else pc.and_(mask, hit)
-    return existing.filter(mask)
+    start_type = existing.schema.field("window_start").type
+    lower = pa.scalar(first - timedelta(seconds=max(window_seconds)), start_type)
+    upper = pa.scalar(last, start_type)
+    starts = existing["window_start"]
+    return existing.filter(pc.and_(pc.greater_equal(starts, lower), pc.less_equal(starts, upper)))
+
+
+def _event_span(tables: Sequence[pa.Table | None]) -> tuple[datetime, datetime] | None:
+    times = [t["event_time"] for t in tables if t is not None and t.num_rows]
+    if not times:
+        return None
+    both = pa.chunked_array([c for column in times for c in column.chunks], times[0].type)
+    span = pc.min_max(both)
+    return span["min"].as_py(), span["max"].as_py()
 
 
 def _kpis(
-    ctx: BatchContext, spark: SparkSession, tx: DataFrame | None, ue: DataFrame | None, batch_id: int
+    ctx: BatchContext,
+    spark: SparkSession,
+    tx: DataFrame | None,
+    ue: DataFrame | None,
+    span: tuple[datetime, datetime],
+    batch_id: int,
 ) -> int:
-    """Windowed KPIs of the batch MERGEd into ``kpis``; the merged rows also go to analytics-results."""
+    """Windowed KPIs of the batch MERGEd into ``kpis``; the merged rows also go to analytics-results.
+
+    One Spark job: the batch's partials, their merge with the stored windows and the Kafka
+    messages of the merged rows are collected together.
+    """
     if ctx.sink.committed(KPIS_TABLE, batch_id):
         return 0
-    partials = kpi_partials(tx, ue, ctx.spec.kpi_window_seconds).toArrow()
-    if partials.num_rows == 0:
+    windows = ctx.spec.kpi_window_seconds
+    existing = kpi_candidates(ctx.sink.read(KPIS_TABLE), *span, windows)
+    merged_df = merge_kpis(_as_spark(spark, existing, KPI_SCHEMA), kpi_partials(tx, ue, windows))
+    collected = merged_df.select(
+        *KPI_SCHEMA.names, analytics_result_message_array().alias("_messages")
+    ).toArrow()
+    if collected.num_rows == 0:
         return 0
-    existing = _matching(ctx.sink.read(KPIS_TABLE), partials.select(list(KPI_KEY)))
-    merged_df = merge_kpis(_as_spark(spark, existing, KPI_SCHEMA), spark.createDataFrame(partials)).persist()
-    try:
-        merged = merged_df.toArrow()
-        if ctx.kafka_out is not None:
-            messages = analytics_result_messages(analytics_result_records(merged_df)).toArrow()
-            ctx.kafka_out.send("analytics-results", messages)
-    finally:
-        merged_df.unpersist()
+    merged = collected.select(KPI_SCHEMA.names)
+    if ctx.kafka_out is not None:
+        messages = pc.list_flatten(collected["_messages"])
+        ctx.kafka_out.send(
+            "analytics-results",
+            pa.table({"key": pc.struct_field(messages, "key"), "value": pc.struct_field(messages, "value")}),
+        )
     ctx.sink.merge(KPIS_TABLE, merged, KPI_SCHEMA, list(KPI_KEY), batch_id)
     return int(merged.num_rows)
 
@@ -276,20 +302,24 @@ def _fraud(
     written: dict[str, int] = {}
     severities: dict[str, int] = {}
     try:
-        alerts_df = fraud_alerts(scored).persist()
-        try:
-            alerts = alerts_df.toArrow()
-            if alerts.num_rows and not ctx.sink.committed(FRAUD_ALERTS_TABLE, batch_id):
-                if ctx.kafka_out is not None:
-                    ctx.kafka_out.send("fraud-alerts", fraud_alert_messages(alerts_df).toArrow())
-                ctx.sink.merge(
-                    FRAUD_ALERTS_TABLE, alerts, ALERT_SCHEMA, ["alert_id"], batch_id, [PARTITION_COLUMN]
-                )
-                written[FRAUD_ALERTS_TABLE] = alerts.num_rows
-                for severity in alerts["severity"].to_pylist():
-                    severities[str(severity)] = severities.get(str(severity), 0) + 1
-        finally:
-            alerts_df.unpersist()
+        # Alerts and their Kafka messages in one job: the messages ride along as two columns.
+        key, value = fraud_alert_message_columns()
+        collected = (
+            fraud_alerts(scored)
+            .select(*ALERT_SCHEMA.names, key.alias("_message_key"), value.alias("_message_value"))
+            .toArrow()
+        )
+        alerts = collected.select(ALERT_SCHEMA.names)
+        if alerts.num_rows and not ctx.sink.committed(FRAUD_ALERTS_TABLE, batch_id):
+            if ctx.kafka_out is not None:
+                messages = collected.select(["_message_key", "_message_value"])
+                ctx.kafka_out.send("fraud-alerts", messages.rename_columns(["key", "value"]))
+            ctx.sink.merge(
+                FRAUD_ALERTS_TABLE, alerts, ALERT_SCHEMA, ["alert_id"], batch_id, [PARTITION_COLUMN]
+            )
+            written[FRAUD_ALERTS_TABLE] = alerts.num_rows
+            for severity in alerts["severity"].to_pylist():
+                severities[str(severity)] = severities.get(str(severity), 0) + 1
         changed = update_customer_profiles(profiles_df, scored).toArrow()
         if ctx.sink.merge(CUSTOMER_PROFILES_TABLE, changed, PROFILE_SCHEMA, ["customer_id"], batch_id):
             written[CUSTOMER_PROFILES_TABLE] = changed.num_rows
@@ -311,14 +341,19 @@ def _analytics(
     # KPIs and fraud write different tables (each with its own exactly-once check): run their Spark
     # jobs side by side so their fixed per-job costs overlap.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ecap-analytics") as pool:
-        kpi_future = pool.submit(inheritable_thread_target(spark)(_kpis), ctx, spark, tx, ue, batch_id)
+        span = _event_span([tx_rows, clean.get("user-events")])
+        kpi_future = None
+        if span is not None:
+            kpi_future = pool.submit(
+                inheritable_thread_target(spark)(_kpis), ctx, spark, tx, ue, span, batch_id
+            )
         fraud_future = None
         if tx is not None and tx_rows is not None and ctx.spec.fraud.enabled:
             customers = pc.unique(tx_rows["customer_id"].combine_chunks())
             fraud_future = pool.submit(
                 inheritable_thread_target(spark)(_fraud), ctx, spark, tx, customers, batch_id
             )
-        kpi_rows = kpi_future.result()
+        kpi_rows = kpi_future.result() if kpi_future is not None else 0
         if fraud_future is not None:
             fraud_written, severities = fraud_future.result()
             written |= fraud_written

@@ -283,11 +283,12 @@ def fraud_alerts(scored: DataFrame) -> DataFrame:
     )
 
 
-def fraud_alert_messages(alerts: DataFrame) -> DataFrame:
-    """Alert rows -> Kafka ``key`` (transaction_id) and ``value`` (fraud-alerts wire JSON)."""
-    require_columns(alerts, [f.name for f in ALERT_SCHEMA if f.name != "event_date"], "fraud alerts")
-    require_utc_session(alerts, "fraud_alert_messages")
-    return alerts.select(
+def fraud_alert_message_columns() -> list[Column]:
+    """Kafka ``key`` (transaction_id) and ``value`` (fraud-alerts wire JSON) of an alert row.
+
+    Columns rather than a DataFrame so a caller can collect alerts and their messages in one job.
+    """
+    return [
         F.col("transaction_id").alias("key"),
         F.to_json(
             F.struct(
@@ -300,4 +301,11 @@ def fraud_alert_messages(alerts: DataFrame) -> DataFrame:
                 rfc3339(F.col("timestamp")).alias("timestamp"),
             )
         ).alias("value"),
-    )
+    ]
+
+
+def fraud_alert_messages(alerts: DataFrame) -> DataFrame:
+    """Alert rows -> Kafka ``key`` (transaction_id) and ``value`` (fraud-alerts wire JSON)."""
+    require_columns(alerts, [f.name for f in ALERT_SCHEMA if f.name != "event_date"], "fraud alerts")
+    require_utc_session(alerts, "fraud_alert_messages")
+    return alerts.select(*fraud_alert_message_columns())

@@ -238,47 +238,80 @@ def merge_kpis(existing: DataFrame | None, partials: DataFrame) -> DataFrame:
     return _derive(summed)
 
 
+SCALAR_METRICS: Final = (
+    "revenue",
+    "orders",
+    "average_order_value",
+    "active_sessions",
+    "active_customers",
+    "conversion_rate",
+)
+TOP_PRODUCT_METRIC: Final = "top_product_revenue"
+
+
+def _record(metric: Column, value: Column, dimensions: Column) -> Column:
+    return F.struct(
+        metric.alias("metric"),
+        F.col("window_start").alias("window_start"),
+        F.col("window_end").alias("window_end"),
+        value.cast("double").alias("value"),
+        dimensions.alias("dimensions"),
+    )
+
+
+def analytics_result_record_array() -> Column:
+    """Per KPI row, its analytics-results records (one per scalar metric, one per top product)."""
+    window = F.col("window_seconds").cast("string")
+    scalars = F.array(
+        *[
+            _record(F.lit(name), F.col(name), F.create_map(F.lit("window_seconds"), window))
+            for name in SCALAR_METRICS
+        ]
+    )
+    tops = F.transform(
+        F.coalesce(F.col("top_products"), F.array().cast(f"array<{LINE}>")),
+        lambda top, i: _record(
+            F.lit(TOP_PRODUCT_METRIC),
+            top["revenue"],
+            F.create_map(
+                F.lit("window_seconds"),
+                window,
+                F.lit("product_id"),
+                top["product_id"],
+                F.lit("rank"),
+                (i + 1).cast("string"),
+            ),
+        ),
+    )
+    return F.concat(scalars, tops)
+
+
 def analytics_result_records(kpis: DataFrame) -> DataFrame:
     """KPI rows -> analytics-results records: metric, window_start, window_end, value, dimensions."""
     require_columns(kpis, ("window_seconds", "window_start", "window_end", "top_products"), "kpis")
+    return kpis.select(F.explode(analytics_result_record_array()).alias("r")).select("r.*")
 
-    def metric(name: str, value: Column) -> Column:
-        dims = F.create_map(F.lit("window_seconds"), F.col("window_seconds").cast("string"))
-        return F.struct(
-            F.lit(name).alias("metric"), value.cast("double").alias("value"), dims.alias("dimensions")
-        )
 
-    scalars = kpis.select(
-        "window_start",
-        "window_end",
-        F.explode(
-            F.array(
-                metric("revenue", F.col("revenue")),
-                metric("orders", F.col("orders")),
-                metric("average_order_value", F.col("average_order_value")),
-                metric("active_sessions", F.col("active_sessions")),
-                metric("active_customers", F.col("active_customers")),
-                metric("conversion_rate", F.col("conversion_rate")),
-            )
-        ).alias("m"),
-    ).select("m.metric", "window_start", "window_end", "m.value", "m.dimensions")
-    tops = kpis.select(
-        "window_seconds", "window_start", "window_end", F.posexplode("top_products").alias("pos", "top")
-    ).select(
-        F.lit("top_product_revenue").alias("metric"),
-        "window_start",
-        "window_end",
-        F.col("top.revenue").cast("double").alias("value"),
-        F.create_map(
-            F.lit("window_seconds"),
-            F.col("window_seconds").cast("string"),
-            F.lit("product_id"),
-            F.col("top.product_id"),
-            F.lit("rank"),
-            (F.col("pos") + 1).cast("string"),
-        ).alias("dimensions"),
+def _message(record: Column) -> Column:
+    """One analytics-results record -> struct(key: metric, value: wire JSON)."""
+    return F.struct(
+        record["metric"].alias("key"),
+        F.to_json(
+            F.struct(
+                record["metric"].alias("metric"),
+                rfc3339(record["window_start"]).alias("window_start"),
+                rfc3339(record["window_end"]).alias("window_end"),
+                record["value"].alias("value"),
+                record["dimensions"].alias("dimensions"),
+            ),
+            {"ignoreNullFields": "false"},
+        ).alias("value"),
     )
-    return scalars.unionByName(tops)
+
+
+def analytics_result_message_array() -> Column:
+    """Per KPI row, the Kafka messages (key, value) of its records: collected with the row itself."""
+    return F.transform(analytics_result_record_array(), _message)
 
 
 def rfc3339(time: Column) -> Column:
@@ -292,16 +325,5 @@ def analytics_result_messages(records: DataFrame) -> DataFrame:
         records, ("metric", "window_start", "window_end", "value", "dimensions"), "analytics records"
     )
     require_utc_session(records, "analytics_result_messages")
-    return records.select(
-        F.col("metric").alias("key"),
-        F.to_json(
-            F.struct(
-                "metric",
-                rfc3339(F.col("window_start")).alias("window_start"),
-                rfc3339(F.col("window_end")).alias("window_end"),
-                "value",
-                "dimensions",
-            ),
-            {"ignoreNullFields": "false"},
-        ).alias("value"),
-    )
+    record = F.struct("metric", "window_start", "window_end", "value", "dimensions")
+    return records.select(_message(record).alias("m")).select("m.key", "m.value")
