@@ -14,6 +14,7 @@ from ecap.lake import LakeError
 from ecap.lake.tables import (
     apply_table,
     describe_table,
+    drop_table,
     optimize_table,
     read_table_at,
     restore_table,
@@ -48,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     vacuum.add_argument("--retention-hours", type=int, help="default: maintenance.retentionHours")
     vacuum.add_argument("--dry-run", action="store_true", help="list the files without deleting them")
     common("maintain", "what the maintenance CronJob runs: optimize, then vacuum, per the spec")
+    drop = common("drop", "delete each table's files and log (what deletionPolicy Delete runs)")
+    drop.add_argument("--yes", action="store_true", help="required: the data cannot be recovered")
     for name, help_text in (
         ("restore", "make an earlier version current (a new commit)"),
         ("show", "rows as of a version or timestamp (time travel)"),
@@ -73,6 +76,9 @@ def _tables(args: argparse.Namespace) -> list[Resource[Any]]:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
+    if args.action == "drop" and not args.yes:
+        print("error: drop deletes the tables' data for good; pass --yes to confirm", file=sys.stderr)
+        return 2
     try:
         results = [_run_one(args, res) for res in _tables(args)]
     except (ResourceError, LakeError) as err:
@@ -111,6 +117,8 @@ def _run_one(args: argparse.Namespace, res: Resource[Any]) -> dict[str, Any]:
         out |= {"dry_run": args.dry_run, "retention_hours": retention, "files": files}
     elif args.action == "maintain":
         out |= run_maintenance(spec, location)
+    elif args.action == "drop":
+        out |= drop_table(location).to_dict()
     elif args.action == "restore":
         out["metrics"] = restore_table(location, args.version, args.timestamp)
     elif args.action == "show":

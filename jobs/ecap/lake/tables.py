@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 from deltalake.schema import ArrayType, DataType, Field, MapType, PrimitiveType, Schema, StructType
@@ -324,6 +325,53 @@ def vacuum_table(
     table = open_table(location)
     return list(
         table.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False)
+    )
+
+
+# ---------------------------------------------------------------- drop
+
+
+@dataclass
+class DropResult:
+    location: str
+    dropped: bool
+    """False when there was nothing at the location (dropping twice is not an error)."""
+    version: int | None
+    files: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """Arrow's filesystem and path for a table location (``s3a://`` is Arrow's ``s3://``)."""
+    scheme, sep, rest = location.partition("://")
+    uri = f"s3://{rest}" if sep and scheme == "s3a" else location
+    if not sep:
+        return pafs.LocalFileSystem(), location
+    filesystem, path = pafs.FileSystem.from_uri(uri)
+    return filesystem, path
+
+
+def drop_table(location: str) -> DropResult:
+    """Delete a Delta table: its data files, its log and its folder (deletionPolicy Delete).
+
+    Only a folder that is a Delta table is deleted, so a mistyped location never removes other data;
+    a location with nothing there reports ``dropped=False``.
+    """
+    filesystem, path = _filesystem(location)
+    info = filesystem.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        return DropResult(location, dropped=False, version=None, files=0, bytes=0)
+    if not table_exists(location):
+        raise LakeError(f"{location} exists but is not a Delta table (no _delta_log): refusing to delete it")
+    version = open_table(location).version()
+    contents = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
+    files = [entry for entry in contents if entry.type == pafs.FileType.File]
+    filesystem.delete_dir(path)
+    return DropResult(
+        location, dropped=True, version=version, files=len(files), bytes=sum(f.size or 0 for f in files)
     )
 
 

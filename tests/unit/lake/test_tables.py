@@ -19,6 +19,7 @@ from ecap.lake.tables import (
     SchemaChangeRefused,
     apply_table,
     describe_table,
+    drop_table,
     optimize_table,
     parse_type,
     read_table_at,
@@ -218,3 +219,47 @@ def test_maintenance_switched_off_does_nothing(tmp_path: Path) -> None:
         write_deltalake(where, rows(3, start=i * 3), mode="append")
     assert "skipped" in run_maintenance(off, where)
     assert describe_table(where).num_files == 2
+
+
+def test_drop_deletes_the_table_and_is_repeatable(tmp_path: Path) -> None:
+    where = str(tmp_path / "lake" / "orders")
+    apply_table(spec(), where)
+    write_deltalake(where, rows(5), mode="append")
+    result = drop_table(where)
+    assert result.dropped and result.version == 1 and result.files >= 2 and result.bytes > 0
+    assert not (tmp_path / "lake" / "orders").exists()
+    assert (tmp_path / "lake").is_dir()  # the lake itself and other tables stay
+    again = drop_table(where)
+    assert not again.dropped and again.files == 0
+
+
+def test_drop_refuses_a_folder_that_is_not_a_delta_table(tmp_path: Path) -> None:
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    (folder / "notes.csv").write_text("precious,data\n")
+    with pytest.raises(LakeError, match="not a Delta table"):
+        drop_table(str(folder))
+    assert (folder / "notes.csv").read_text() == "precious,data\n"
+
+
+def test_cli_drop_needs_confirmation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "tables.yaml"
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "ecap.io/v1alpha1",
+                "kind": "DeltaTable",
+                "metadata": {"name": "orders"},
+                "spec": BASE,
+            }
+        )
+    )
+    lake = str(tmp_path / "lake")
+    assert main(["table", "apply", "-f", str(manifest), "--lake", lake]) == 0
+    capsys.readouterr()
+    assert main(["table", "drop", "-f", str(manifest), "--lake", lake]) == 2
+    assert "--yes" in capsys.readouterr().err
+    assert DeltaTable.is_deltatable(f"{lake}/orders")
+    assert main(["table", "drop", "-f", str(manifest), "--lake", lake, "--yes", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["dropped"] is True
+    assert not DeltaTable.is_deltatable(f"{lake}/orders")
