@@ -37,10 +37,10 @@ from pydantic import BaseModel
 from ecap.broker import EmbeddedBroker, free_port
 from ecap.generator import EventBatch, ShopGenerator
 from ecap.kafka import client_config
-from ecap.producer import DeliverySettings, run_producers
+from ecap.producer import DeliverySettings, producer_jobs, run_producers
 from ecap.producer.delivery import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, producer_config
 from ecap.producer.runner import RunPlan
-from ecap.producer.worker import start_method
+from ecap.producer.worker import GeneratorWorker, start_method
 from ecap.topics import apply_topics
 from ecap_operator.api import DataProducerSpec, Resource, parse_resource
 
@@ -232,6 +232,20 @@ def main() -> None:
     total = sum(len(b.values) for chunk in chunks for b in chunk)
     generator_row.events = total
     mean_bytes = sum(len(v) for chunk in chunks for b in chunk for v in b.values) / max(total, 1)
+    # The same generation in the worker process, shipped to this one (what the produce path's
+    # delivering side receives at most, with nothing else running).
+    [job] = producer_jobs(platform("spec", args.events_per_day, args.seed), "127.0.0.1:9")
+    worker_started, cpu = time.perf_counter(), cpu_seconds()
+    worker = GeneratorWorker(job.resource.spec, job.plan, 0.0)
+    shipped = sum(len(b.values) for chunk in worker for b in chunk)
+    worker.close()
+    worker_row = Row(
+        f"generator worker -> this process ({worker.method})",
+        shipped,
+        time.perf_counter() - worker_started,
+        cpu_seconds() - cpu,
+        0.0,
+    )
 
     rounds: list[tuple[Row, Row, Row]] = []
     with EmbeddedBroker(port=free_port()) as broker:
@@ -255,7 +269,7 @@ def main() -> None:
         if args.rounds > 1:
             print(f"round {index + 1}")
         print(header)
-        for row in (path, only, raw, generator_row):
+        for row in (path, only, raw, generator_row, worker_row):
             print(
                 f"{row.name:<46} {row.events:>10,} {row.wall_s:>7.2f} {row.rate:>10,.0f} "
                 f"{row.rate / raw.rate:>6.2f} {row.cpu_s:>6.2f} {row.events / row.cpu_s:>9,.0f} "
