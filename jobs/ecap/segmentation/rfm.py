@@ -557,13 +557,10 @@ def distributed_rank(
     return rank_columns(df, targets, strategy, buckets, max_driver_values)[0]
 
 
-def _segment_map() -> Column:
-    """R*10 + FM -> segment, generated from the grid so every cell appears exactly once."""
-    pairs: list[Column] = []
-    for r_index, r_score in enumerate(GRID_R_ORDER):
-        for fm_index, name in enumerate(SEGMENT_GRID[r_index]):
-            pairs += [F.lit(r_score * 10 + fm_index + 1), F.lit(name)]
-    return F.create_map(*pairs)
+def _segment_of_scores() -> Column:
+    """The segment of ``r_score`` and ``fm_score``: one array read, the array generated from the grid."""
+    names = [segment_for(r_score, fm) for r_score in SCORES for fm in SCORES]
+    return F.element_at(F.array(*map(F.lit, names)), (F.col("r_score") - 1) * 5 + F.col("fm_score"))
 
 
 def _lookup(mapping: dict[int, str] | dict[str, str], key: Column) -> Column:
@@ -591,7 +588,7 @@ def score_rfm(
         scored.withColumn(
             "rfm_code", F.concat(F.col("r_score").cast("string"), F.col("f_score"), F.col("m_score"))
         )
-        .withColumn("segment", F.element_at(_segment_map(), F.col("r_score") * 10 + F.col("fm_score")))
+        .withColumn("segment", _segment_of_scores())
         .withColumn("value_tier", _lookup(VALUE_TIERS, F.col("m_score")))
         .withColumn("action", _lookup(ACTIONS, F.col("segment")))
     )
