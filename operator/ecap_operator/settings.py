@@ -36,7 +36,7 @@ class OperatorSettings(BaseSettings):
     lake_claim: str | None = None
     """PersistentVolumeClaim mounted at a local (``/...``) lake path in jobs and Spark pods."""
     timer_interval: Annotated[float, Field(gt=0)] = 30.0
-    """Seconds between drift repairs and status refreshes of each object."""
+    """Seconds between operator-wide resyncs: every object listed, drift repaired, status refreshed."""
     timer_initial_delay: Annotated[float, Field(ge=0)] = 10.0
     retry_delay: Annotated[int, Field(ge=1)] = 15
     """Seconds before a handler waiting on a dependency (a missing KafkaTopic) tries again."""

@@ -1,12 +1,14 @@
 """kopf handlers for the five ecap.io kinds and their children: thin wrappers around ``engine.reconcile``.
 
 Per kind ``<kind>`` (lowercase): ``<kind>_create``, ``<kind>_update``, ``<kind>_resume`` (reconcile and
-write status), ``<kind>_timer`` (every ``timer_interval`` s: repair drift, refresh status),
-``<kind>_event`` (forget deleted objects in the metrics), and for
-KafkaTopic ``kafkatopic_delete`` (finalizer: delete or release the Strimzi topic). Per child kind
+write status) and ``<kind>_event`` (forget deleted objects in the metrics), and for KafkaTopic
+``kafkatopic_delete`` (delete or release a Strimzi topic the garbage collector must not or cannot handle;
+only such KafkaTopics get a finalizer, see ``needs_finalizer``). One operator-wide task (``resync``, started
+by ``ecap_resync_start``) lists each kind every ``timer_interval`` s and repairs drift: no per-object kopf
+timer, which would put a finalizer on every object (a PATCH and a watch event more each). Per child kind
 (``children.CHILD_KINDS``) ``child_<plural>``: a child with our labels changed, so its owner's status is
 refreshed at once (read only), or it was deleted, so its owner is reconciled at once (a child deleted by
-hand comes back now); other drift repair stays with the change handlers and the timer.
+hand comes back now); other drift repair stays with the change handlers and the resync.
 
 Status is written straight to the status subresource under the owner's lock (``engine.OwnerLocks``), never
 through kopf's ``patch``: kopf applies that after the handler returns, when a child event may already have
@@ -15,6 +17,8 @@ written a newer status. Handlers return None.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -23,8 +27,8 @@ from typing import Any, Final
 import kopf
 from kubernetes.client import ApiClient
 
-from ..api import API_VERSION, GROUP, KINDS, VERSION
-from ..builders import Owner
+from ..api import API_VERSION, GROUP, KINDS, VERSION, DeletionPolicy
+from ..builders import Owner, place_topic
 from ..conditions import utc_now
 from ..errors import (
     ChildConflictError,
@@ -51,15 +55,15 @@ from .children import (
     wants_refresh,
 )
 from .diffbase import ObservedGenerationDiffBase
-from .engine import Known, Runtime, reconcile, release_kafka_topic
+from .engine import Known, Runtime, placement_spec, reconcile, release_kafka_topic
 
-HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "timer", "event")
+HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "event")
 
 
 def handler_ids() -> list[str]:
     """Every handler id the operator registers (kopf records progress under these names)."""
     ids = [f"{kind.lower()}_{event}" for kind in KINDS for event in HANDLER_EVENTS]
-    return [*ids, "kafkatopic_delete", "ecap_startup", "ecap_login"]
+    return [*ids, "kafkatopic_delete", "ecap_startup", "ecap_login", "ecap_resync_start", "ecap_resync_stop"]
 
 
 def child_handler_ids() -> list[str]:
@@ -72,6 +76,7 @@ class RuntimeHolder:
 
     def __init__(self, runtime: Runtime | None = None) -> None:
         self.runtime = runtime
+        self.resync_task: asyncio.Task[None] | None = None
 
     def get(self) -> Runtime:
         if self.runtime is None:
@@ -136,10 +141,11 @@ def handle(
     With a ``patch`` the status goes into it (for callers that apply it themselves); without one it is
     written to the status subresource while the owner's lock is held (what the registered handlers do).
     Change handlers raise PermanentError (invalid spec, refused change, conflict: retrying cannot help)
-    or TemporaryError (missing topic, API trouble: retry after ``retry_delay``). The timer only records
-    the condition: it runs again anyway.
+    or TemporaryError (missing topic, API trouble: retry after ``retry_delay``). ``from_timer`` (a
+    periodic run) only records the condition: it runs again anyway.
     """
     ctx = _context(body, runtime.settings)
+    runtime.places.add((kind, ctx.owner.namespace))
     if patch is not None:
         status, err = _outcome(kind, ctx, runtime, logger, new_object=new_object)
         patch.setdefault("status", {}).update(status)
@@ -235,7 +241,7 @@ def repair_owner(
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> str:
     """A child is gone: reconcile its owner at once (read afresh), so a child deleted by hand is created
-    again now rather than at the next timer run. A child the spec no longer wants stays deleted; an owner
+    again now rather than at the next resync. A child the spec no longer wants stays deleted; an owner
     being deleted, gone, or whose latest generation is not handled yet is left to its own handlers."""
     with runtime.locks(ref):
         body = runtime.api.get(ref)
@@ -251,10 +257,82 @@ def repair_owner(
     return "repaired"
 
 
+def resync_object(
+    kind: str,
+    body: Mapping[str, Any],
+    runtime: Runtime,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> str:
+    """The periodic drift repair of one object (as a list returned it): re-apply its children and write its
+    status if it changed. Objects being deleted are left to kopf. Returns what was done. Raises
+    KubeApiError."""
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return "skipped"
+    ref = owner_ref(kind, body)
+    with runtime.locks(ref):
+        status, err = _outcome(kind, _context(body, runtime.settings), runtime, logger)
+        changed = not status_unchanged(body.get("status"), status)
+        if changed:
+            _remember(runtime, ref, runtime.api.patch_status(ref, status))
+    if err is not None:
+        logger.warning("%s not reconciled: %s", ref, err)
+        return "failed"
+    return "written" if changed else "unchanged"
+
+
+def resync(runtime: Runtime, logger: logging.Logger | logging.LoggerAdapter[Any]) -> dict[str, int]:
+    """One resync pass: list each kind in every namespace where an object of it was handled (one request
+    each), repair every listed object. A failing list or object is logged and the pass goes on (the next
+    pass tries again). Returns how many objects ended how, for the log and tests."""
+    outcomes: dict[str, int] = {}
+    for kind, namespace in sorted(tuple(runtime.places)):
+        try:
+            listed = runtime.api.list(API_VERSION, kind, namespace, {})
+        except KubeApiError as err:
+            logger.warning("resync: %s in %s not listed: %s", kind, namespace, err)
+            continue
+        for body in listed:
+            try:
+                outcome = resync_object(kind, body, runtime, logger)
+            except KubeApiError as err:
+                name = (body.get("metadata") or {}).get("name")
+                logger.warning("resync: %s %s/%s not repaired: %s", kind, namespace, name, err)
+                outcome = "failed"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+async def resync_forever(runtime: Runtime, logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+    """``resync`` every ``timer_interval`` s (first after ``timer_initial_delay``), in a worker thread: the
+    client is synchronous. Runs until cancelled at cleanup."""
+    settings = runtime.settings
+    await asyncio.sleep(settings.timer_initial_delay)
+    while True:
+        outcomes = await asyncio.to_thread(resync, runtime, logger)
+        if outcomes.get("written") or outcomes.get("failed"):
+            logger.info("resync: %s", outcomes)
+        await asyncio.sleep(settings.timer_interval)
+
+
+def needs_finalizer(body: Mapping[str, Any], settings: OperatorSettings) -> bool:
+    """Whether deleting this ecap.io KafkaTopic needs the operator before it goes (kopf's finalizer).
+
+    No for a Strimzi topic in the resource's namespace with deletionPolicy Delete: it carries an owner
+    reference, so the garbage collector deletes it. Yes for one in another namespace (no owner reference
+    can reach it: deleted or released by ``kafkatopic_delete``) and for Retain (released before the
+    collector could take it). An invalid spec counts as Retain: data is never deleted on a guess.
+    """
+    spec = placement_spec(body)
+    if spec is None or spec.deletion_policy != DeletionPolicy.DELETE:
+        return True
+    owner = Owner.from_body(body)
+    return place_topic(owner, spec, settings).namespace != owner.namespace
+
+
 def watches_strimzi_topics(settings: OperatorSettings, clusterwide: bool) -> bool:
     """Follow Strimzi topics only where the operator may list them: next to the KafkaTopics (no
     ``strimzi_namespace``), or everywhere. A namespaced operator with Strimzi elsewhere is not granted
-    list/watch in its own namespaces (kopf would stop on the 403); its timer refreshes those topics."""
+    list/watch in its own namespaces (kopf would stop on the 403); the resync refreshes those topics."""
     return clusterwide or not settings.strimzi_namespace
 
 
@@ -292,9 +370,6 @@ def register(
         # Reconciles are synchronous (kube.KubeApi): they share this pool with nothing else; the event
         # handlers that only touch memory are async and stay off it.
         settings.execution.max_workers = holder_settings.workers
-        # Deletion waits for the object's timers to stop; a sync timer cannot be cancelled, so kopf checks
-        # again every `cancellation_polling` seconds (default 60: a minute-long `kubectl delete`).
-        settings.background.cancellation_polling = 0.5
         if holder.runtime is None:
             try:
                 configuration = load_configuration()
@@ -315,7 +390,31 @@ def register(
         if child.group != "kafka.strimzi.io" or watches_strimzi_topics(settings, clusterwide):
             _register_child(registry, child, holder)
 
-    @kopf.on.delete(GROUP, VERSION, KINDS["KafkaTopic"].plural, id="kafkatopic_delete", registry=registry)
+    @kopf.on.startup(id="ecap_resync_start", registry=registry)
+    async def ecap_resync_start(logger: kopf.Logger, **_: Any) -> None:
+        """Start the operator-wide periodic resync (after ``ecap_startup`` has connected the client)."""
+        holder.resync_task = asyncio.create_task(resync_forever(holder.get(), logger), name="ecap-resync")
+
+    @kopf.on.cleanup(id="ecap_resync_stop", registry=registry)
+    async def ecap_resync_stop(**_: Any) -> None:
+        """Stop the periodic resync (a pass running in its thread finishes on its own)."""
+        if holder.resync_task is not None:
+            holder.resync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holder.resync_task
+            holder.resync_task = None
+
+    def _needs_finalizer(body: kopf.Body, **_: Any) -> bool:
+        return needs_finalizer(body, settings)
+
+    @kopf.on.delete(
+        GROUP,
+        VERSION,
+        KINDS["KafkaTopic"].plural,
+        id="kafkatopic_delete",
+        when=_needs_finalizer,
+        registry=registry,
+    )
     def kafkatopic_delete(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
         """When an ecap KafkaTopic goes: delete its Strimzi topic (Delete) or release it (Retain)."""
         runtime = holder.get()
@@ -343,9 +442,6 @@ def _register_kind(
     def on_change(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
         handle(kind, body, None, logger, holder.get(), from_timer=False)
 
-    def on_timer(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
-        handle(kind, body, None, logger, holder.get(), from_timer=True)
-
     async def on_event(event: kopf.RawEvent, **_: Any) -> None:
         """Forget a deleted object's phase (the resources gauge counts live objects only) and its lock.
 
@@ -364,19 +460,9 @@ def _register_kind(
     )
     on_create.__doc__ = f"A {kind} was created: create its children (first try: without reading them)."
     on_change.__doc__ = f"A {kind} was changed or found at startup: reconcile its children."
-    on_timer.__doc__ = f"Periodically re-apply a {kind}'s children (drift repair) and refresh its status."
     kopf.on.create(GROUP, VERSION, plural, id=f"{prefix}_create", registry=registry)(on_create)
     kopf.on.update(GROUP, VERSION, plural, id=f"{prefix}_update", registry=registry)(on_change)
     kopf.on.resume(GROUP, VERSION, plural, id=f"{prefix}_resume", registry=registry)(on_change)
-    kopf.timer(
-        GROUP,
-        VERSION,
-        plural,
-        id=f"{prefix}_timer",
-        interval=settings.timer_interval,
-        initial_delay=settings.timer_initial_delay,
-        registry=registry,
-    )(on_timer)
 
 
 def _register_child(registry: kopf.OperatorRegistry, child: ChildKind, holder: RuntimeHolder) -> None:
@@ -387,7 +473,7 @@ def _register_child(registry: kopf.OperatorRegistry, child: ChildKind, holder: R
         try:
             refresh_owner(obj, event.get("type"), holder.get(), logger)
         except KubeApiError as err:
-            # The owner's timer refreshes it later; event handlers are not retried by kopf.
+            # The periodic resync refreshes it later; event handlers are not retried by kopf.
             logger.warning("owner of %s not refreshed: %s", (obj.get("metadata") or {}).get("name"), err)
 
     on_child_event.__doc__ = f"A {child.plural} child changed: refresh its owner's status."

@@ -1,7 +1,7 @@
 """Pure decisions for reacting to a child's change: whose child it is, and whether to refresh the owner.
 
 Without them, an ecap.io resource only saw its Strimzi topic become Ready, its SparkApplication change
-state or its Deployment become available on the next timer run (seconds to a minute later).
+state or its Deployment become available on the next periodic resync (seconds to a minute later).
 """
 
 from __future__ import annotations

@@ -55,9 +55,9 @@ Live = dict[ObjectRef, Manifest | None]
 
 
 class OwnerLocks:
-    """One lock per ecap.io object. Its change handlers, its timer and its children's events each read the
-    children and write the status under it, so a status computed from an older view of the children never
-    overwrites one computed from a newer view (kopf runs an object's timer beside its change handlers)."""
+    """One lock per ecap.io object. Its change handlers, the periodic resync and its children's events each
+    read the children and write the status under it, so a status computed from an older view of the children
+    never overwrites one computed from a newer view (the resync runs beside kopf's change handlers)."""
 
     def __init__(self) -> None:
         self._locks: dict[ObjectRef, threading.Lock] = {}
@@ -87,6 +87,8 @@ class Runtime:
     locks: OwnerLocks = field(default_factory=OwnerLocks)
     written: dict[ObjectRef, Manifest] = field(default_factory=dict)
     """Each object as our last status write returned it (read and replaced under the object's lock)."""
+    places: set[tuple[str, str]] = field(default_factory=set)
+    """(kind, namespace) pairs where the operator has handled an object: what the periodic resync lists."""
 
 
 Known = Mapping[ObjectRef, Manifest | None]
@@ -112,7 +114,7 @@ def apply(
                 logger.info("created %s", ref)
                 live[ref] = created
                 continue
-            # Someone (a timer run, a person) created it meanwhile: fall back to patching it.
+            # Someone (a resync run, a person) created it meanwhile: fall back to patching it.
             observed = api.get(ref)
             decision = decide(child, observed, ctx.owner)
         if decision.action is Action.PATCH and decision.body is not None:
@@ -165,7 +167,7 @@ def reconcile(
 
     With ``repair=False`` nothing is written: the children are only read (``known`` ones, e.g. from a
     watch event, are not read again) and the status computed from them (a child changed; drift repair
-    stays with the change handlers and the timer). ``new_object``: the object was just created, so its
+    stays with the change handlers and the resync). ``new_object``: the object was just created, so its
     children are created without being read first (one request less each; an existing one answers 409
     and is then read and checked as usual).
     """
@@ -217,7 +219,7 @@ def reconcile(
     raise InvalidSpecError(f"{kind}: no reconciliation for spec type {type(spec).__name__}")
 
 
-def _placement_spec(body: Mapping[str, Any]) -> KafkaTopicSpec | None:
+def placement_spec(body: Mapping[str, Any]) -> KafkaTopicSpec | None:
     try:
         spec = parse_spec("KafkaTopic", body)
     except InvalidSpecError:
@@ -258,7 +260,7 @@ def release_kafka_topic(
     Returns what was done, for the log. An invalid spec falls back to Retain: data is never deleted
     on a guess.
     """
-    spec = _placement_spec(ctx.body)
+    spec = placement_spec(ctx.body)
     placement = place_topic(ctx.owner, spec or KafkaTopicSpec(), ctx.settings)
     ref = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", placement.namespace, placement.name)
     return let_go_of(api, ctx, spec, ref, logger)

@@ -9,7 +9,6 @@ import pytest
 from tests.kube.client import KubeApiError, KubeClient, wait_for
 from tests.kube.process import OperatorProcess
 
-from .conftest import StartOperator
 from .controllers import ECAP, STRIMZI, Controllers, condition
 
 
@@ -111,37 +110,3 @@ def test_partition_decrease_and_strimzi_failure_become_conditions(
     assert "Replication factor" in ready["message"]
     assert condition(controllers.ecap("KafkaTopic", "clicks"), "Degraded")["status"] == "True"  # type: ignore[index]
     assert operator.problems() == []
-
-
-def test_cross_namespace_strimzi_topics_follow_the_deletion_policy(
-    kube: KubeClient, kube_namespace: str, start_operator: StartOperator, controllers: Controllers
-) -> None:
-    ns = kube_namespace
-    kafka_ns = f"{ns}-kafka"
-    kube.create_namespace(kafka_ns)
-    try:
-        operator = start_operator(ns, {"ECAP_OPERATOR_STRIMZI_NAMESPACE": kafka_ns})
-        kube.create(ECAP, "kafkatopics", kafka_topic("kept"), ns)
-        kube.create(ECAP, "kafkatopics", kafka_topic("dropped", deletionPolicy="Delete"), ns)
-        kept = controllers.wait_child(STRIMZI, "kafkatopics", f"{ns}.kept", namespace=kafka_ns)
-        dropped = controllers.wait_child(STRIMZI, "kafkatopics", f"{ns}.dropped", namespace=kafka_ns)
-        for child in (kept, dropped):
-            assert "ownerReferences" not in child["metadata"]  # cannot own across namespaces
-            assert child["metadata"]["annotations"]["ecap.io/owner"].startswith(f"{ns}/")
-        controllers.strimzi_topic_ready(f"{ns}.kept", namespace=kafka_ns)
-        controllers.wait_condition("KafkaTopic", "kept", "Ready", "True")
-        # The garbage collector must not take them: they exist a while after creation.
-        assert kube.find(STRIMZI, "kafkatopics", f"{ns}.kept", kafka_ns) is not None
-
-        kube.delete(ECAP, "kafkatopics", "kept", ns)
-        kube.delete(ECAP, "kafkatopics", "dropped", ns)
-        controllers.wait_gone(ECAP, "kafkatopics", "kept")
-        controllers.wait_gone(ECAP, "kafkatopics", "dropped")
-        controllers.wait_gone(STRIMZI, "kafkatopics", f"{ns}.dropped", namespace=kafka_ns)
-        retained = kube.get(STRIMZI, "kafkatopics", f"{ns}.kept", kafka_ns)
-        assert "ecap.io/owner" not in (retained["metadata"].get("annotations") or {})
-        assert retained["metadata"]["labels"]["strimzi.io/cluster"] == "test-kafka"
-        assert "ecap.io/kind" not in retained["metadata"]["labels"]
-        assert operator.problems() == []
-    finally:
-        kube.delete("v1", "namespaces", kafka_ns)

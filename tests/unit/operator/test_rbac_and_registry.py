@@ -7,7 +7,7 @@ from typing import Any
 
 from ecap_operator import rbac
 from ecap_operator.builders import Owner
-from ecap_operator.handlers import child_handler_ids, handle, handler_ids, refresh_owner
+from ecap_operator.handlers import child_handler_ids, handle, handler_ids, refresh_owner, resync
 from ecap_operator.handlers.children import CHILD_KINDS
 from ecap_operator.handlers.engine import Runtime, reconcile, release_kafka_topic
 from ecap_operator.kube import PLURALS, ObjectRef
@@ -58,6 +58,8 @@ def test_every_call_is_allowed_by_the_rbac_list() -> None:
     runtime = Runtime(api, settings)  # type: ignore[arg-type]
     for b in examples:
         handle(b["kind"], api.objects[ObjectRef.of(b)], None, LOG, runtime, from_timer=True)
+    _tamper(api)
+    resync(runtime, LOG)
     for ref, obj in list(api.objects.items()):
         if ref.api_version != "ecap.io/v1alpha1":
             refresh_owner({**obj, "status": {"seen": True}}, "MODIFIED", runtime, LOG)
@@ -96,7 +98,7 @@ def test_scopes() -> None:
 
 
 def test_registry_holds_every_handler() -> None:
-    registry = build_registry(OperatorSettings(timer_interval=7))
+    registry = build_registry(OperatorSettings())
     ids = {h.id for h in registry._changing.get_all_handlers()}  # noqa: SLF001 - kopf has no public listing
     ids |= {h.id for h in registry._spawning.get_all_handlers()}  # noqa: SLF001
     ids |= {h.id for h in registry._activities.get_all_handlers()}  # noqa: SLF001
@@ -107,8 +109,6 @@ def test_registry_holds_every_handler() -> None:
     for clusterwide, followed in ((False, False), (True, True)):
         watching = build_registry(elsewhere, clusterwide=clusterwide)._watching.get_all_handlers()  # noqa: SLF001
         assert ("child_kafkatopics" in {h.id for h in watching}) is followed
-    timers = list(registry._spawning.get_all_handlers())  # noqa: SLF001
-    assert {t.interval for t in timers} == {7}  # type: ignore[attr-defined]
 
 
 def test_run_options() -> None:

@@ -1,0 +1,110 @@
+"""The operator-wide periodic resync (drift repair without a kopf timer per object) and which KafkaTopics
+get a finalizer (only those whose Strimzi topic the garbage collector must not or cannot clean up)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+from ecap_operator.handlers import handle, needs_finalizer, resync
+from ecap_operator.handlers.engine import Runtime
+from ecap_operator.kube import ObjectRef
+from ecap_operator.main import build_registry
+from ecap_operator.settings import OperatorSettings
+
+from .examples import bodies, body
+from .fake_api import FakeKubeApi
+
+LOG = logging.getLogger("test")
+SETTINGS = OperatorSettings()
+
+
+def handled_platform() -> tuple[FakeKubeApi, Runtime]:
+    """Every example resource stored and handled once, as kopf's create handlers would."""
+    api = FakeKubeApi()
+    for b in bodies():
+        api.put(b)
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    for b in bodies():
+        handle(b["kind"], copy.deepcopy(api.objects[ObjectRef.of(b)]), None, LOG, runtime, from_timer=False)
+    return api, runtime
+
+
+def test_resync_repairs_drift_of_every_kind_and_writes_only_changed_status() -> None:
+    api, runtime = handled_platform()
+    assert {kind for kind, _ in runtime.places} == {b["kind"] for b in bodies()}
+    deployment = next(r for r in api.objects if r.kind == "Deployment")
+    replicas = api.objects[deployment]["spec"]["replicas"]
+    api.objects[deployment]["spec"]["replicas"] = replicas + 5
+    strimzi = next(r for r in api.objects if r.api_version.startswith("kafka.strimzi.io"))
+    retention = api.objects[strimzi]["spec"]["config"]["retention.ms"]
+    api.objects[strimzi]["spec"]["config"]["retention.ms"] = "1"
+    patches = len(api.status_patches)
+
+    outcomes = resync(runtime, LOG)
+
+    assert api.objects[deployment]["spec"]["replicas"] == replicas
+    assert api.objects[strimzi]["spec"]["config"]["retention.ms"] == retention
+    assert sum(outcomes.values()) == len(bodies())
+    assert "failed" not in outcomes
+    # Nothing else changed: statuses are left as they are (no request per object for nothing).
+    again = len(api.status_patches)
+    assert again - patches == outcomes.get("written", 0)
+    second = resync(runtime, LOG)
+    assert second == {"unchanged": len(bodies())}
+    assert len(api.status_patches) == again
+    # One list per kind and namespace, not one read per object.
+    lists = [c for c in api.calls if c[0] == "list" and c[1] == "ecap.io/v1alpha1"]
+    assert len(lists) == 2 * len(runtime.places)
+
+
+def test_resync_leaves_objects_being_deleted_to_kopf() -> None:
+    api, runtime = handled_platform()
+    ref = ObjectRef.of(body("DeltaTable"))
+    api.objects[ref]["metadata"]["deletionTimestamp"] = "2026-12-01T00:00:00Z"
+    cronjob = next(r for r in api.objects if r.kind == "CronJob")
+    api.delete(cronjob)
+
+    outcomes = resync(runtime, LOG)
+
+    assert cronjob not in api.objects
+    assert outcomes["skipped"] == 1
+
+
+def test_resync_reports_an_object_it_cannot_reconcile_and_goes_on() -> None:
+    api, runtime = handled_platform()
+    producer = body("DataProducer")
+    topic = next(iter(producer["spec"]["topics"].values()))
+    api.delete(ObjectRef("ecap.io/v1alpha1", "KafkaTopic", producer["metadata"]["namespace"], topic))
+
+    outcomes = resync(runtime, LOG)
+
+    assert outcomes["failed"] >= 1
+    assert outcomes.get("unchanged", 0) + outcomes.get("written", 0) == len(bodies()) - 1 - outcomes["failed"]
+    status = api.objects[ObjectRef.of(producer)]["status"]
+    assert any(c["reason"] == "TopicNotFound" for c in status["conditions"])
+
+
+def test_a_finalizer_only_where_the_garbage_collector_cannot_clean_up() -> None:
+    topic = body("KafkaTopic")
+    delete = copy.deepcopy(topic)
+    delete["spec"]["deletionPolicy"] = "Delete"
+    assert needs_finalizer(delete, SETTINGS) is False  # owned by reference: the collector deletes it
+    retain = copy.deepcopy(topic)
+    retain["spec"]["deletionPolicy"] = "Retain"
+    assert needs_finalizer(retain, SETTINGS) is True  # released before the collector could take it
+    elsewhere = copy.deepcopy(delete)
+    elsewhere["spec"]["clusterNamespace"] = "kafka"
+    assert needs_finalizer(elsewhere, SETTINGS) is True  # no owner reference reaches another namespace
+    assert needs_finalizer(delete, OperatorSettings(strimzi_namespace="kafka")) is True
+    invalid = copy.deepcopy(delete)
+    invalid["spec"]["partitions"] = "many"
+    assert needs_finalizer(invalid, SETTINGS) is True  # data is never deleted on a guess
+
+
+def test_no_kind_has_timers_or_daemons_and_only_kafka_topic_a_deletion_handler() -> None:
+    registry = build_registry(OperatorSettings(timer_interval=7))
+    assert list(registry._spawning.get_all_handlers()) == []  # noqa: SLF001 - kopf has no public listing
+    deleting = [h for h in registry._changing.get_all_handlers() if h.requires_finalizer]  # noqa: SLF001
+    assert [h.id for h in deleting] == ["kafkatopic_delete"]
+    assert deleting[0].when is not None
