@@ -5,6 +5,7 @@ Public API::
     gen = ShopGenerator(spec)                        # spec: ecap_operator.api.DataProducerSpec
     gen.replay(start, end, events_per_day)           # Iterator[list[EventBatch]], as fast as possible
     gen.realtime(rate, now=time.time, interval_s=1)  # Iterator[list[EventBatch]], endless; caller paces
+    gen.replay_text(...), gen.realtime_text(...)     # the same with str values (TextEventBatch)
     gen.window_end_ms                                # end of the window of the last yielded chunk
     gen.events(start, end, events_per_day)           # decoded dicts per stream (tests, analysis)
     decode(chunks)                                   # the same for chunks you already have
@@ -28,6 +29,6 @@ but ``time_anomaly`` completes a checkout between 02:00 and 04:00 local time.
 """
 
 from .errors import GeneratorError
-from .generator import STREAMS, EventBatch, ShopGenerator, decode
+from .generator import STREAMS, EventBatch, ShopGenerator, TextEventBatch, decode
 
-__all__ = ["STREAMS", "EventBatch", "GeneratorError", "ShopGenerator", "decode"]
+__all__ = ["STREAMS", "EventBatch", "GeneratorError", "ShopGenerator", "TextEventBatch", "decode"]

@@ -81,21 +81,38 @@ class EventBatch:
     timestamps_ms: list[int]
 
 
+@dataclass(frozen=True)
+class TextEventBatch:
+    """An ``EventBatch`` whose values are still ``str`` (the JSON text, not yet UTF-8 encoded).
+
+    For a consumer that hands values to confluent-kafka, which encodes ``str`` itself: the producer's
+    generator worker ships these and saves the encoding pass. ``encoded()`` gives the ``EventBatch``.
+    """
+
+    stream: str
+    keys: list[bytes]
+    values: list[str]
+    timestamps_ms: list[int]
+
+    def encoded(self) -> EventBatch:
+        return EventBatch(self.stream, self.keys, [v.encode() for v in self.values], self.timestamps_ms)
+
+
 class _Buffer:
     """Serialised events waiting for the window that contains their timestamp."""
 
     def __init__(self) -> None:
         self.ts: list[npt.NDArray[np.int64]] = []
         self.keys: list[bytes] = []
-        self.values: list[bytes] = []
+        self.values: list[str] = []
 
-    def add(self, ts: npt.NDArray[np.int64], keys: list[bytes], values: list[bytes]) -> None:
+    def add(self, ts: npt.NDArray[np.int64], keys: list[bytes], values: list[str]) -> None:
         if len(keys):
             self.ts.append(np.asarray(ts, dtype=np.int64))
             self.keys.extend(keys)
             self.values.extend(values)
 
-    def take_before(self, end_ms: int | None) -> tuple[list[int], list[bytes], list[bytes]]:
+    def take_before(self, end_ms: int | None) -> tuple[list[int], list[bytes], list[str]]:
         """Remove and return, in time order, the events before ``end_ms`` (all when None)."""
         if not self.ts:
             return [], [], []
@@ -177,7 +194,14 @@ class ShopGenerator:
     # ------------------------------------------------------------------ public API
 
     def replay(self, start: datetime, end: datetime, events_per_day: int) -> Iterator[list[EventBatch]]:
-        """Events of [start, end) as fast as possible, chunk by chunk in time order.
+        """Events of [start, end) as fast as possible, chunk by chunk in time order (see ``replay_text``)."""
+        for chunk in self.replay_text(start, end, events_per_day):
+            yield [batch.encoded() for batch in chunk]
+
+    def replay_text(
+        self, start: datetime, end: datetime, events_per_day: int
+    ) -> Iterator[list[TextEventBatch]]:
+        """Events of [start, end) as fast as possible, chunk by chunk in time order; values as ``str``.
 
         ``events_per_day`` is the volume of an ordinary weekday; weekends and seasonal events scale
         it up, the hour-of-day profile shapes it. Sessions that start before ``end`` are emitted whole
@@ -209,6 +233,13 @@ class ShopGenerator:
     def realtime(
         self, rate: float, now: Callable[[], float] = time.time, interval_s: float = 1.0
     ) -> Iterator[list[EventBatch]]:
+        """Endless consecutive windows of ``interval_s`` starting at ``now()`` (see ``realtime_text``)."""
+        for chunk in self.realtime_text(rate, now, interval_s):
+            yield [batch.encoded() for batch in chunk]
+
+    def realtime_text(
+        self, rate: float, now: Callable[[], float] = time.time, interval_s: float = 1.0
+    ) -> Iterator[list[TextEventBatch]]:
         """Endless consecutive windows of ``interval_s`` starting at ``now()``; the caller paces.
 
         ``rate`` is the base events/s of an ordinary weekday hour-average; the temporal multipliers of
@@ -266,7 +297,7 @@ class ShopGenerator:
         share = self.spec.product_update_share if PRODUCT_UPDATES in self.streams else 0.0
         return events_per_ms * (1.0 - share) / self._events_per_session, events_per_ms * share
 
-    def _window(self, t0: int, t1: int, events_per_ms: float) -> list[EventBatch]:
+    def _window(self, t0: int, t1: int, events_per_ms: float) -> list[TextEventBatch]:
         session_rate, update_rate = self._rates(events_per_ms)
         if PRODUCT_UPDATES in self.streams:
             if not self._snapshot_sent:
@@ -283,12 +314,12 @@ class ShopGenerator:
         self.window_end_ms = t1
         return self._drain(t1)
 
-    def _drain(self, end_ms: int | None) -> list[EventBatch]:
+    def _drain(self, end_ms: int | None) -> list[TextEventBatch]:
         out = []
         for stream in STREAMS:
             ts, keys, values = self._buffers[stream].take_before(end_ms)
             if keys:
-                out.append(EventBatch(stream, keys, values, ts))
+                out.append(TextEventBatch(stream, keys, values, ts))
         return out
 
     def _offsets(self, epoch_ms: int) -> npt.NDArray[np.int64]:
@@ -309,7 +340,7 @@ class ShopGenerator:
         n = self.catalog.size
         ids = uuids(self._rng, n)
         stamp = rfc3339_one(t0)
-        values = [self.catalog.update_json(ids[p], p, "stock_update", stamp, None).encode() for p in range(n)]
+        values = [self.catalog.update_json(ids[p], p, "stock_update", stamp, None) for p in range(n)]
         keys = [pid.encode() for pid in self.catalog.product_ids]
         self._buffers[PRODUCT_UPDATES].add(np.full(n, t0, dtype=np.int64), keys, values)
         self._snapshot_sent = True
@@ -352,7 +383,7 @@ class ShopGenerator:
                 cat.stock[p] = 0 if cat.status[p] != ACTIVE else 1 + int(u1 * 499)
             elif kind == "description_update":
                 cat.set_description(p, int(u1 * len(cat.sentences)))
-            values.append(cat.update_json(ids[i], p, kind, stamps[i], previous).encode())
+            values.append(cat.update_json(ids[i], p, kind, stamps[i], previous))
         keys = [cat.product_ids[p].encode() for p in products]
         self._buffers[PRODUCT_UPDATES].add(ts, keys, values)
 
@@ -771,7 +802,7 @@ class ShopGenerator:
             (
                 f'{{"event_id":"{eid}",{heads[s]},"event_type":"{types[t]}","timestamp":"{stamp}Z",'
                 f'"sequence":{q + 1},{mids[s]},{frags[f]},{tails[s]}}}'
-            ).encode()
+            )
             for eid, s, t, stamp, q, f in zip(
                 event_ids, sess_l, ev_type.tolist(), stamps, ev_seq.tolist(), ev_frag.tolist(), strict=True
             )
@@ -796,7 +827,7 @@ class ShopGenerator:
                     pop.customer_ids[o.customer],
                     self.catalog,
                     pop.location_json[o.city],
-                ).encode()
+                )
                 for k, o in enumerate(orders)
             ]
             keys = [pop.customer_ids[o.customer].encode() for o in orders]
@@ -821,10 +852,8 @@ class ShopGenerator:
             for k, (head, mid, t, q, frag, tail, sid) in enumerate(parts):
                 event_type, fragment = self._event_type_json[t], self._fragments[frag]
                 values.append(
-                    (
-                        f'{{"event_id":"{ids[k]}",{head},"event_type":"{event_type}","timestamp":"{stamps[k]}",'
-                        f'"sequence":{q},{mid},{fragment},{tail}}}'
-                    ).encode()
+                    f'{{"event_id":"{ids[k]}",{head},"event_type":"{event_type}","timestamp":"{stamps[k]}",'
+                    f'"sequence":{q},{mid},{fragment},{tail}}}'
                 )
                 keys_l.append(sid.encode())
             self._buffers[USER_EVENTS].add(ts_arr, keys_l, values)

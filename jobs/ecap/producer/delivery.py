@@ -65,6 +65,8 @@ LATENCY_BUCKETS: Final = (
 LOGGED_PER_REASON: Final = 5
 SHUTDOWN_REASON: Final = "SHUTDOWN_DEADLINE"
 RETRIES_EXHAUSTED_PREFIX: Final = "RETRIES_EXHAUSTED"
+Value = bytes | str
+"""A record value: bytes, or JSON text that confluent-kafka encodes as UTF-8 itself."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class _PendingRetry:
     seq: int
     topic: str = field(compare=False)
     key: bytes | None = field(compare=False)
-    value: bytes | None = field(compare=False)
+    value: Value | None = field(compare=False)
     timestamp_ms: int = field(compare=False)
     attempt: int = field(compare=False)
     last_error: str = field(compare=False)
@@ -275,7 +277,7 @@ class DeliveryEngine:
         self,
         topic: str,
         keys: Sequence[bytes | None],
-        values: Sequence[bytes],
+        values: Sequence[Value],
         timestamps_ms: Sequence[int],
     ) -> None:
         """Enqueue records for one topic. Blocks (polling) while the local queue is full, never drops."""
@@ -286,12 +288,13 @@ class DeliveryEngine:
         limit = self.topic_limits[topic] - RECORD_OVERHEAD_BYTES
         stats.produced += len(values)
         produce = self._producer.produce
-        # One pass in C over the sizes usually shows that no record can be too large: then skip the check.
+        # One pass in C over the lengths usually shows that no record can be too large: then skip the
+        # check (a str value's UTF-8 form has at most 4 bytes per character).
         check_sizes = bool(values) and (
-            max(map(len, values)) + max(map(len, filter(None, keys)), default=0) > limit
+            4 * max(map(len, values)) + max(map(len, filter(None, keys)), default=0) > limit
         )
         for key, value, ts in zip(keys, values, timestamps_ms, strict=True):
-            if check_sizes and len(value) + (len(key) if key else 0) > limit:
+            if check_sizes and _byte_size(value) + (len(key) if key else 0) > limit:
                 self._too_large(topic, key, value, ts)
                 continue
             try:
@@ -312,7 +315,7 @@ class DeliveryEngine:
         self,
         topic: str,
         key: bytes | None,
-        value: bytes | None,
+        value: Value | None,
         ts: int,
         callback: Callable[[KafkaError | None, Message], None] | None,
         headers: list[tuple[str, str | bytes | None]] | None = None,
@@ -345,7 +348,7 @@ class DeliveryEngine:
         self,
         topic: str,
         key: bytes | None,
-        value: bytes | None,
+        value: Value | None,
         ts: int,
         callback: Callable[[KafkaError | None, Message], None] | None,
     ) -> None:
@@ -367,15 +370,15 @@ class DeliveryEngine:
         self._check_stall()
         return self._abandon_at is None or self.clock() < self._abandon_at
 
-    def _too_large(self, topic: str, key: bytes | None, value: bytes, ts: int) -> None:
-        size = len(value) + (len(key) if key else 0)
+    def _too_large(self, topic: str, key: bytes | None, value: Value, ts: int) -> None:
+        size = _byte_size(value) + (len(key) if key else 0)
         detail = (
             f"record of {size} bytes exceeds max.message.bytes {self.topic_limits[topic]} of topic {topic!r}"
         )
         self._dead_letter(topic, key, value, ts, KafkaError.MSG_SIZE_TOO_LARGE, detail)
 
     def _settle_local_error(
-        self, topic: str, key: bytes | None, value: bytes | None, ts: int, error: KafkaError, attempt: int
+        self, topic: str, key: bytes | None, value: Value | None, ts: int, error: KafkaError, attempt: int
     ) -> None:
         """produce() itself refused the record (e.g. too large for message.max.bytes, unknown topic)."""
         if error.fatal() or error.code() == KafkaError._FATAL:
@@ -413,7 +416,7 @@ class DeliveryEngine:
         self._settle_failure(msg.topic(), msg.key(), msg.value(), _timestamp(msg), err, attempt)  # type: ignore[arg-type]
 
     def _settle_failure(
-        self, topic: str, key: bytes | None, value: bytes | None, ts: int, err: KafkaError, attempt: int
+        self, topic: str, key: bytes | None, value: Value | None, ts: int, err: KafkaError, attempt: int
     ) -> None:
         code = err.code()
         disposition = classify(code, err.retriable())
@@ -448,7 +451,7 @@ class DeliveryEngine:
             self._fail(topic, reason_of(code), err.str())
 
     def _dead_letter(
-        self, topic: str, key: bytes | None, value: bytes, ts: int, code: int, detail: str
+        self, topic: str, key: bytes | None, value: Value, ts: int, code: int, detail: str
     ) -> None:
         reason = reason_of(code)
         if not self.settings.dead_letter:
@@ -558,6 +561,10 @@ class DeliveryEngine:
                 # No report came back even after the purge: say so rather than leave a gap in the account.
                 stats.failed[SHUTDOWN_REASON] += missing
                 log.warning("%d records for %s got no delivery report before exit", missing, topic)
+
+
+def _byte_size(value: Value) -> int:
+    return len(value) if isinstance(value, bytes) else len(value.encode())
 
 
 def _timestamp(msg: Message) -> int:

@@ -59,12 +59,12 @@ def test_two_producers_in_one_file_each_deliver_their_own_whole_stream(broker: E
     ]
     apply_topics(resources, broker.bootstrap_servers)
     jobs = producer_jobs(resources, broker.bootstrap_servers, replay=True)
-    expected = {
-        job.topics[stream]: [v for chunk in shop_chunks(job.resource.spec, job.plan, 0.0) for b in chunk
-                             if b.stream == stream for v in b.values]
-        for job in jobs
-        for stream in job.topics
-    }  # fmt: skip
+    expected: dict[str, list[bytes]] = {}
+    for job in jobs:
+        for chunk in shop_chunks(job.resource.spec, job.plan, 0.0):
+            for batch in chunk:
+                encoded = [v.encode() if isinstance(v, str) else v for v in batch.values]
+                expected.setdefault(job.topics[batch.stream], []).extend(encoded)
 
     report = run_producers(resources, broker.bootstrap_servers, replay=True)
 

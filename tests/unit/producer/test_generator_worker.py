@@ -9,12 +9,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ecap.generator import GeneratorError
+from ecap.generator import GeneratorError, ShopGenerator
 from ecap.producer import ProducerError
 from ecap.producer.runner import RunPlan
 from ecap.producer.worker import GeneratorWorker, ShippedBatch, pack_chunk, shop_chunks, unpack_chunk
@@ -33,7 +34,7 @@ WEDNESDAY_NOON_UTC = 1_772_625_600.0
 LIVE = RunPlan("realtime", 20.0)  # a low rate keeps the warm start (simulated open sessions) short
 
 
-def _records(chunks: object) -> list[list[tuple[str, list[bytes], list[bytes], list[int]]]]:
+def _records(chunks: object) -> list[list[tuple[str, list[bytes], list[Any], list[int]]]]:
     return [
         [(b.stream, list(b.keys), list(b.values), list(b.timestamps_ms)) for b in chunk]
         for chunk in chunks  # type: ignore[attr-defined]
@@ -76,6 +77,12 @@ def test_the_worker_ships_exactly_the_in_process_stream(method: str) -> None:
     assert got == expected
     assert sum(len(b[2]) for chunk in got for b in chunk) > 5000
     assert worker.exit_code == 0
+    # The text values are, encoded, the very bytes of the generator's public stream.
+    generator = ShopGenerator(SPEC)
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    public = _records(generator.replay(start, start + timedelta(days=1), 6000))
+    encoded = [[(s, k, [v.encode() for v in vs], t) for s, k, vs, t in chunk] for chunk in got]
+    assert encoded == public
 
 
 def test_close_stops_an_endless_live_stream_cleanly() -> None:
