@@ -197,12 +197,15 @@ def decide(desired: Mapping[str, Any], observed: Mapping[str, Any] | None, owner
     """Create what is missing, patch what drifted (by hand or by a spec change), keep the rest.
 
     Jobs are immutable once created (their name carries the hash of what they run), so they are never
-    patched; a Job deleted by hand is created again.
+    patched; a Job deleted by hand is created again. A child we own by reference that should no longer be
+    (a KafkaTopic switched to deletionPolicy Retain) loses our reference, so the collector cannot take it.
     """
     if observed is None:
         return Decision(Action.CREATE, dict(desired))
     check_ownership(desired, observed, owner)
-    if desired.get("kind") == "Job" or contained(desired, observed):
+    unreferenced = "ownerReferences" not in (desired.get("metadata") or {})
+    disowned = unreferenced and controller_uid(observed) == owner.uid
+    if desired.get("kind") == "Job" or (contained(desired, observed) and not disowned):
         return Decision(Action.KEEP)
     body = {k: v for k, v in desired.items() if k not in ("status",)}
     meta = dict(body.get("metadata") or {})
@@ -213,6 +216,8 @@ def decide(desired: Mapping[str, Any], observed: Mapping[str, Any] | None, owner
     ]
     if "ownerReferences" in meta:
         meta["ownerReferences"] = [*meta["ownerReferences"], *theirs]
+    elif disowned:
+        meta["ownerReferences"] = theirs
     body["metadata"] = meta
     return Decision(Action.PATCH, body)
 
@@ -297,8 +302,10 @@ def _cluster_namespace(owner: Owner, topics: Mapping[str, KafkaTopicSpec], setti
 
 
 def desired_kafka_topic(ctx: Context, spec: KafkaTopicSpec) -> Desired:
+    """The Strimzi topic; owned by reference only where the collector may delete it with its owner."""
     placement = place_topic(ctx.owner, spec, ctx.settings)
-    return Desired([adopt(build_strimzi_topic(ctx.owner, spec, placement), ctx.owner)])
+    topic = build_strimzi_topic(ctx.owner, spec, placement)
+    return Desired([adopt(topic, ctx.owner) if placement.owned_by_reference(ctx.owner, spec) else topic])
 
 
 def former_placements(ctx: Context, spec: KafkaTopicSpec) -> list[ObjectRef]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from ..api import KafkaTopicSpec
+from ..api import DeletionPolicy, KafkaTopicSpec
 from ..labels import OWNER_ANNOTATION, OWNER_NAMESPACE_KEY, label_value
 from ..settings import OperatorSettings
 from .common import Manifest, Owner, object_meta
@@ -23,9 +23,12 @@ class TopicPlacement:
     name: str
     topic_name: str
 
-    def owned_by_reference(self, owner: Owner) -> bool:
-        """Only a child in the owner's namespace can carry an ownerReference (and be garbage-collected)."""
-        return self.namespace == owner.namespace
+    def owned_by_reference(self, owner: Owner, spec: KafkaTopicSpec | None = None) -> bool:
+        """Only a child in the owner's namespace can carry an ownerReference (and be garbage-collected), and
+        only one whose data may go with its owner (deletionPolicy Delete, when ``spec`` is given): a
+        retained topic is claimed instead, so the collector never takes it (no finalizer needed)."""
+        deletable = spec is None or spec.deletion_policy == DeletionPolicy.DELETE
+        return self.namespace == owner.namespace and deletable
 
 
 def place_topic(owner: Owner, spec: KafkaTopicSpec, settings: OperatorSettings) -> TopicPlacement:
@@ -48,8 +51,8 @@ def build_strimzi_topic(owner: Owner, spec: KafkaTopicSpec, placement: TopicPlac
     """The Strimzi KafkaTopic: partitions, replicas, Kafka configs, and the strimzi.io/cluster label."""
     meta = object_meta(owner, placement.name, "topic", namespace=placement.namespace)
     meta["labels"][STRIMZI_CLUSTER_LABEL] = placement.cluster
-    if not placement.owned_by_reference(owner):
-        # A cross-namespace child cannot be owned by reference: claim it with a label and annotation.
+    if not placement.owned_by_reference(owner, spec):
+        # A cross-namespace or retained child is not owned by reference: claim it with a label and annotation.
         meta["labels"][OWNER_NAMESPACE_KEY] = label_value(owner.namespace)
         meta.setdefault("annotations", {})[OWNER_ANNOTATION] = f"{owner.namespace}/{owner.name}"
     return {

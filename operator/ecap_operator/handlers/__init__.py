@@ -317,16 +317,31 @@ async def resync_forever(runtime: Runtime, logger: logging.Logger | logging.Logg
 def needs_finalizer(body: Mapping[str, Any], settings: OperatorSettings) -> bool:
     """Whether deleting this ecap.io KafkaTopic needs the operator before it goes (kopf's finalizer).
 
-    No for a Strimzi topic in the resource's namespace with deletionPolicy Delete: it carries an owner
-    reference, so the garbage collector deletes it. Yes for one in another namespace (no owner reference
-    can reach it: deleted or released by ``kafkatopic_delete``) and for Retain (released before the
-    collector could take it). An invalid spec counts as Retain: data is never deleted on a guess.
+    No for a Strimzi topic in the resource's namespace: with deletionPolicy Delete it carries an owner
+    reference, so the garbage collector deletes it; with Retain it carries none (only our claim), so it
+    stays, and ``release_after_deletion`` drops the claim once the resource is gone. Yes for one in
+    another namespace: no owner reference reaches it, so ``kafkatopic_delete`` deletes or releases it.
+    An invalid spec: yes (released, never deleted: data is never deleted on a guess).
     """
     spec = placement_spec(body)
-    if spec is None or spec.deletion_policy != DeletionPolicy.DELETE:
+    if spec is None:
         return True
     owner = Owner.from_body(body)
     return place_topic(owner, spec, settings).namespace != owner.namespace
+
+
+def release_after_deletion(
+    body: Mapping[str, Any], runtime: Runtime, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> str | None:
+    """A KafkaTopic without a finalizer is gone: leave its retained Strimzi topic unowned (our labels and
+    claim dropped, so Strimzi keeps it as any other). Returns what was done, None when nothing was to do
+    (a Delete topic goes with its owner reference). Raises KubeApiError."""
+    if needs_finalizer(body, runtime.settings):
+        return None  # kafkatopic_delete did it before the object went
+    spec = placement_spec(body)
+    if spec is None or spec.deletion_policy == DeletionPolicy.DELETE:
+        return None
+    return release_kafka_topic(_context(body, runtime.settings), runtime.api, logger)
 
 
 def watches_strimzi_topics(settings: OperatorSettings, clusterwide: bool) -> bool:
@@ -442,17 +457,24 @@ def _register_kind(
     def on_change(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
         handle(kind, body, None, logger, holder.get(), from_timer=False)
 
-    async def on_event(event: kopf.RawEvent, **_: Any) -> None:
-        """Forget a deleted object's phase (the resources gauge counts live objects only) and its lock.
+    async def on_event(event: kopf.RawEvent, logger: kopf.Logger, **_: Any) -> None:
+        """Forget a deleted object's phase (the resources gauge counts live objects only) and its lock; a
+        KafkaTopic's retained Strimzi topic is released (in a thread: it calls the API).
 
-        Async: it only touches memory, so it must not wait for a thread of the reconcile pool."""
+        Async: it mostly touches memory, so it must not wait for a thread of the reconcile pool."""
         if event["type"] == "DELETED":
             meta = event["object"].get("metadata") or {}
             metrics.phases.forget(kind, str(meta.get("namespace")), str(meta.get("name")))
-            if holder.runtime is not None:
+            runtime = holder.runtime
+            if runtime is not None:
                 ref = owner_ref(kind, event["object"])
-                holder.runtime.locks.forget(ref)
-                holder.runtime.written.pop(ref, None)
+                runtime.locks.forget(ref)
+                runtime.written.pop(ref, None)
+                if kind == "KafkaTopic":
+                    try:
+                        await asyncio.to_thread(release_after_deletion, event["object"], runtime, logger)
+                    except KubeApiError as err:
+                        logger.warning("%s: retained Strimzi topic not released: %s", ref, err)
 
     # The filter keeps kopf from invoking (and logging) the handler for every other event of every object.
     kopf.on.event(GROUP, VERSION, plural, id=f"{prefix}_event", when=_is_deletion, registry=registry)(

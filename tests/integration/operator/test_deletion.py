@@ -45,35 +45,43 @@ def test_drift_is_repaired_and_deletion_waits_for_nothing(
     assert operator.problems() == []
 
 
-def test_only_kafka_topics_the_collector_cannot_clean_up_get_a_finalizer(
+def test_kafka_topics_in_their_own_namespace_need_no_finalizer(
     kube: KubeClient, kube_namespace: str, operator: OperatorProcess, controllers: Controllers
 ) -> None:
-    """deletionPolicy Delete in the same namespace: the owner reference suffices. Retain: a finalizer, so
-    the Strimzi topic is released before the collector could take it; switching the policy moves it."""
+    """deletionPolicy Delete: the Strimzi topic is owned by reference and goes with its owner (garbage
+    collector). Retain: it is only claimed, so it stays, and the operator drops the claim once the owner is
+    gone. Neither waits for the operator when deleted (no finalizer)."""
     ns = kube_namespace
     for name, policy in (("dropped", "Delete"), ("kept", "Retain")):
-        topic = {"partitions": 1, "replicas": 1, "deletionPolicy": policy}
+        spec = {"partitions": 1, "replicas": 1, "deletionPolicy": policy}
         kube.create(
             ECAP,
             "kafkatopics",
-            {"apiVersion": ECAP, "kind": "KafkaTopic", "metadata": {"name": name}, "spec": topic},
+            {"apiVersion": ECAP, "kind": "KafkaTopic", "metadata": {"name": name}, "spec": spec},
             ns,
         )
         controllers.wait_child(STRIMZI, "kafkatopics", name)
-    wait_for(
-        lambda: bool(kube.get(ECAP, "kafkatopics", "kept", ns)["metadata"].get("finalizers")),
-        10,
-        "the Retain topic's finalizer",
-    )
-    assert not kube.get(ECAP, "kafkatopics", "dropped", ns)["metadata"].get("finalizers")
+        controllers.strimzi_topic_ready(name)
+        controllers.wait_condition("KafkaTopic", name, "Ready", "True")
+        assert not kube.get(ECAP, "kafkatopics", name, ns)["metadata"].get("finalizers")
+    kept = kube.get(STRIMZI, "kafkatopics", "kept", ns)
+    assert "ownerReferences" not in kept["metadata"]
+    assert kept["metadata"]["annotations"]["ecap.io/owner"] == f"{ns}/kept"
 
-    kube.delete(ECAP, "kafkatopics", "dropped", ns)
-    assert kube.find(ECAP, "kafkatopics", "dropped", ns) is None
+    for name in ("dropped", "kept"):
+        kube.delete(ECAP, "kafkatopics", name, ns)
+        assert kube.find(ECAP, "kafkatopics", name, ns) is None
     controllers.wait_gone(STRIMZI, "kafkatopics", "dropped", timeout=10)
-
-    kube.delete(ECAP, "kafkatopics", "kept", ns)
-    controllers.wait_gone(ECAP, "kafkatopics", "kept")
-    retained = kube.get(STRIMZI, "kafkatopics", "kept", ns)
-    assert not retained["metadata"].get("ownerReferences")
-    assert "ecap.io/kind" not in retained["metadata"]["labels"]
+    released = wait_for(
+        lambda: (
+            (t := kube.get(STRIMZI, "kafkatopics", "kept", ns))
+            and "ecap.io/kind" not in t["metadata"]["labels"]
+            and t
+        ),
+        10,
+        "the retained Strimzi topic to be released",
+        describe=lambda: operator.tail(1500),
+    )
+    assert "ecap.io/owner" not in (released["metadata"].get("annotations") or {})
+    assert released["metadata"]["labels"]["strimzi.io/cluster"] == "test-kafka"
     assert operator.problems() == []

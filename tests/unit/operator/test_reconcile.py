@@ -327,13 +327,28 @@ def test_kafka_topic_deletion_in_another_namespace(api: FakeKubeApi, policy: str
         assert "ecap.io/kind" not in left["labels"] and left["labels"]["strimzi.io/cluster"] == "ecap-kafka"
 
 
-def test_retained_topic_in_same_namespace_loses_owner_reference(api: FakeKubeApi) -> None:
+def test_retained_topic_in_same_namespace_is_claimed_not_owned(api: FakeKubeApi) -> None:
+    """Retain: no owner reference (the collector must never take it, and no finalizer is needed), our claim
+    instead; switching the policy adds or drops our reference; releasing drops the claim."""
     b = body("KafkaTopic", "fraud-alerts")
+    b["spec"]["deletionPolicy"] = "Retain"
     reconcile("KafkaTopic", ctx(b), api, LOG)  # type: ignore[arg-type]
     ref = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", "shop", "fraud-alerts")
+    meta = api.objects[ref]["metadata"]
+    assert "ownerReferences" not in meta and meta["annotations"]["ecap.io/owner"] == "shop/fraud-alerts"
+
+    b["spec"]["deletionPolicy"] = "Delete"
+    reconcile("KafkaTopic", ctx(b), api, LOG)  # type: ignore[arg-type]
     assert api.objects[ref]["metadata"]["ownerReferences"][0]["uid"] == b["metadata"]["uid"]
-    release_kafka_topic(ctx(b), api, LOG)  # type: ignore[arg-type]
-    assert api.objects[ref]["metadata"].get("ownerReferences") == []  # garbage collection will not take it
+
+    api.objects[ref]["metadata"]["ownerReferences"].append({"uid": "someone-else", "name": "x"})
+    b["spec"]["deletionPolicy"] = "Retain"
+    reconcile("KafkaTopic", ctx(b), api, LOG)  # type: ignore[arg-type]
+    assert api.objects[ref]["metadata"]["ownerReferences"] == [{"uid": "someone-else", "name": "x"}]
+
+    assert release_kafka_topic(ctx(b), api, LOG).startswith("retained")  # type: ignore[arg-type]
+    left = api.objects[ref]["metadata"]
+    assert "ecap.io/owner" not in left.get("annotations", {}) and "ecap.io/kind" not in left["labels"]
 
 
 def test_release_patch_keeps_other_owners() -> None:
@@ -406,5 +421,9 @@ def test_moving_a_topic_to_another_cluster_namespace_follows_the_deletion_policy
     b["spec"]["clusterNamespace"] = namespace
     b["metadata"]["generation"] = 3
     handle("KafkaTopic", b, None, LOG, Runtime(api, central), from_timer=False)  # type: ignore[arg-type]
-    assert here in api.objects and controller_uid(api.objects[here]) == b["metadata"]["uid"]
+    assert here in api.objects
+    if policy == "Delete":
+        assert controller_uid(api.objects[here]) == b["metadata"]["uid"]
+    else:  # retained topics are claimed, never owned by reference (the collector must not take them)
+        assert api.objects[here]["metadata"]["annotations"]["ecap.io/owner"] == f"{namespace}/transactions"
     assert (there in api.objects) == (policy == "Retain")

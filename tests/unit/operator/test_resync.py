@@ -1,12 +1,12 @@
 """The operator-wide periodic resync (drift repair without a kopf timer per object) and which KafkaTopics
-get a finalizer (only those whose Strimzi topic the garbage collector must not or cannot clean up)."""
+get a finalizer (only those whose Strimzi topic lives in another namespace: no owner reference reaches it)."""
 
 from __future__ import annotations
 
 import copy
 import logging
 
-from ecap_operator.handlers import handle, needs_finalizer, resync
+from ecap_operator.handlers import handle, needs_finalizer, release_after_deletion, resync
 from ecap_operator.handlers.engine import Runtime
 from ecap_operator.kube import ObjectRef
 from ecap_operator.main import build_registry
@@ -92,7 +92,7 @@ def test_a_finalizer_only_where_the_garbage_collector_cannot_clean_up() -> None:
     assert needs_finalizer(delete, SETTINGS) is False  # owned by reference: the collector deletes it
     retain = copy.deepcopy(topic)
     retain["spec"]["deletionPolicy"] = "Retain"
-    assert needs_finalizer(retain, SETTINGS) is True  # released before the collector could take it
+    assert needs_finalizer(retain, SETTINGS) is False  # claimed, not owned: the collector leaves it
     elsewhere = copy.deepcopy(delete)
     elsewhere["spec"]["clusterNamespace"] = "kafka"
     assert needs_finalizer(elsewhere, SETTINGS) is True  # no owner reference reaches another namespace
@@ -108,3 +108,27 @@ def test_no_kind_has_timers_or_daemons_and_only_kafka_topic_a_deletion_handler()
     deleting = [h for h in registry._changing.get_all_handlers() if h.requires_finalizer]  # noqa: SLF001
     assert [h.id for h in deleting] == ["kafkatopic_delete"]
     assert deleting[0].when is not None
+
+
+def test_a_retained_topic_is_released_once_its_owner_is_gone() -> None:
+    """Retain in the same namespace: no finalizer; the DELETED event releases the Strimzi topic (our labels
+    and claim dropped, Strimzi's cluster label kept). Delete and other namespaces: nothing to do then."""
+    api, runtime = handled_platform()
+    retained = copy.deepcopy(api.objects[ObjectRef.of(body("KafkaTopic"))])
+    assert retained["spec"].get("deletionPolicy", "Retain") == "Retain"
+    name = retained["metadata"]["name"]
+    strimzi = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", retained["metadata"]["namespace"], name)
+    assert "ownerReferences" not in api.objects[strimzi]["metadata"]
+    api.delete(ObjectRef.of(retained))
+
+    assert (release_after_deletion(retained, runtime, LOG) or "").startswith("retained")
+    left = api.objects[strimzi]["metadata"]
+    assert "ecap.io/owner" not in left.get("annotations", {}) and "ecap.io/kind" not in left["labels"]
+    assert left["labels"]["strimzi.io/cluster"] == "ecap-kafka"
+
+    dropped = copy.deepcopy(retained)
+    dropped["spec"]["deletionPolicy"] = "Delete"
+    assert release_after_deletion(dropped, runtime, LOG) is None
+    elsewhere = copy.deepcopy(retained)
+    elsewhere["spec"]["clusterNamespace"] = "kafka"
+    assert release_after_deletion(elsewhere, runtime, LOG) is None
