@@ -3,7 +3,11 @@
 The same code is the container entrypoint of the operator's producer Deployment (``ecap produce -f
 /etc/ecap/resources.yaml``) and what ``ecap up`` calls in-process through ``run_producers``. Each
 producer runs in its own thread with its own Kafka client (producers may name different clusters or
-credentials); one metrics server covers them all.
+credentials); one metrics server covers them all. Each producer's generator runs beside it in a
+worker process (``ecap.producer.worker``), so generating overlaps delivering.
+
+Replicas of one live producer (``ECAP_POD_NAME`` set by the operator) each draw their own stream
+over the same shop (``pod_instance``); a replay stays the seed's reproducible stream.
 """
 
 from __future__ import annotations
