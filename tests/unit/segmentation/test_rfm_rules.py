@@ -15,6 +15,7 @@ from ecap.segmentation.rfm import (
     VALUE_TIERS,
     fm_score,
     score_from_rank,
+    score_positions,
     segment_for,
 )
 
@@ -34,7 +35,7 @@ DOMAIN_TABLE = {
 
 
 def test_every_one_of_the_125_codes_maps_to_the_domain_table() -> None:
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for r, f, m in itertools.product(range(1, 6), repeat=3):
         fm = fm_score(f, m)
         segment = segment_for(r, fm)
@@ -89,3 +90,14 @@ def test_scores_outside_1_to_5_are_rejected() -> None:
         segment_for(0, 3)
     with pytest.raises(SegmentationError, match="1..5"):
         segment_for(3, 6)
+
+
+@pytest.mark.parametrize("n", [*range(1, 60), 97, 101, 1000, 12_345])
+def test_scores_from_order_statistics_equal_the_rank_formula_for_every_rank(n: int) -> None:
+    # Scoring compares with the value at each of these positions instead of ranking: a customer with
+    # `rank - 1` strictly worse customers must clear exactly the positions below that count.
+    positions = score_positions(n)
+    assert sorted(positions) == ([] if n == 1 else [2, 3, 4, 5])
+    for rank in range(1, n + 1):
+        cleared = sum(1 for position in positions.values() if rank - 1 > position)
+        assert 1 + cleared == score_from_rank(rank, n), (rank, n)
