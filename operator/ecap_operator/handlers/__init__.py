@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Final
@@ -145,7 +146,7 @@ def handle(
     periodic run) only records the condition: it runs again anyway.
     """
     ctx = _context(body, runtime.settings)
-    runtime.places.add((kind, ctx.owner.namespace))
+    runtime.places[(kind, ctx.owner.namespace)] = time.monotonic()
     if patch is not None:
         status, err = _outcome(kind, ctx, runtime, logger, new_object=new_object)
         patch.setdefault("status", {}).update(status)
@@ -282,15 +283,22 @@ def resync_object(
 
 def resync(runtime: Runtime, logger: logging.Logger | logging.LoggerAdapter[Any]) -> dict[str, int]:
     """One resync pass: list each kind in every namespace where an object of it was handled (one request
-    each), repair every listed object. A failing list or object is logged and the pass goes on (the next
-    pass tries again). Returns how many objects ended how, for the log and tests."""
+    each), repair every listed object. A place found empty (or gone) is forgotten, unless an object was
+    handled there meanwhile; a failing list or object is logged and the pass goes on (the next pass tries
+    again). Returns how many objects ended how, for the log and tests."""
     outcomes: dict[str, int] = {}
-    for kind, namespace in sorted(tuple(runtime.places)):
+    for place in sorted(tuple(runtime.places)):
+        kind, namespace = place
+        started = time.monotonic()
         try:
             listed = runtime.api.list(API_VERSION, kind, namespace, {})
         except KubeApiError as err:
-            logger.warning("resync: %s in %s not listed: %s", kind, namespace, err)
-            continue
+            if err.status != 404:
+                logger.warning("resync: %s in %s not listed: %s", kind, namespace, err)
+                continue
+            listed = []
+        if not listed and runtime.places.get(place, started) < started:
+            runtime.places.pop(place, None)
         for body in listed:
             try:
                 outcome = resync_object(kind, body, runtime, logger)
@@ -321,13 +329,18 @@ def needs_finalizer(body: Mapping[str, Any], settings: OperatorSettings) -> bool
     reference, so the garbage collector deletes it; with Retain it carries none (only our claim), so it
     stays, and ``release_after_deletion`` drops the claim once the resource is gone. Yes for one in
     another namespace: no owner reference reaches it, so ``kafkatopic_delete`` deletes or releases it.
-    An invalid spec: yes (released, never deleted: data is never deleted on a guess).
+    An invalid spec: yes (released, never deleted: data is never deleted on a guess). A retained topic
+    whose KafkaTopic already has the finalizer (set by an operator version that owned retained topics by
+    reference) keeps it: its Strimzi topic may still carry that reference until the next reconcile.
     """
     spec = placement_spec(body)
     if spec is None:
         return True
     owner = Owner.from_body(body)
-    return place_topic(owner, spec, settings).namespace != owner.namespace
+    if place_topic(owner, spec, settings).namespace != owner.namespace:
+        return True
+    finalizers = (body.get("metadata") or {}).get("finalizers") or []
+    return spec.deletion_policy != DeletionPolicy.DELETE and settings.finalizer in finalizers
 
 
 def release_after_deletion(

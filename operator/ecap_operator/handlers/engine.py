@@ -87,8 +87,9 @@ class Runtime:
     locks: OwnerLocks = field(default_factory=OwnerLocks)
     written: dict[ObjectRef, Manifest] = field(default_factory=dict)
     """Each object as our last status write returned it (read and replaced under the object's lock)."""
-    places: set[tuple[str, str]] = field(default_factory=set)
-    """(kind, namespace) pairs where the operator has handled an object: what the periodic resync lists."""
+    places: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(kind, namespace) -> when (monotonic) the operator last handled an object of that kind there: what the
+    periodic resync lists (a place found empty is forgotten unless an object was handled since)."""
 
 
 Known = Mapping[ObjectRef, Manifest | None]

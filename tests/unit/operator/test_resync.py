@@ -58,6 +58,19 @@ def test_resync_repairs_drift_of_every_kind_and_writes_only_changed_status() -> 
     assert len(lists) == 2 * len(runtime.places)
 
 
+def test_resync_forgets_a_place_found_empty() -> None:
+    api, runtime = handled_platform()
+    for ref in [r for r in api.objects if r.kind == "DeltaTable"]:
+        api.delete(ref)
+    places = set(runtime.places)
+    resync(runtime, LOG)
+    assert places - set(runtime.places) == {("DeltaTable", "shop")}
+    api.put(body("DeltaTable"))
+    handle("DeltaTable", body("DeltaTable"), None, LOG, runtime, from_timer=False)
+    tables = sum(b["kind"] == "DeltaTable" for b in bodies())
+    assert resync(runtime, LOG) == {"unchanged": len(bodies()) - tables + 1}  # the table is resynced again
+
+
 def test_resync_leaves_objects_being_deleted_to_kopf() -> None:
     api, runtime = handled_platform()
     ref = ObjectRef.of(body("DeltaTable"))
@@ -93,6 +106,10 @@ def test_a_finalizer_only_where_the_garbage_collector_cannot_clean_up() -> None:
     retain = copy.deepcopy(topic)
     retain["spec"]["deletionPolicy"] = "Retain"
     assert needs_finalizer(retain, SETTINGS) is False  # claimed, not owned: the collector leaves it
+    retain["metadata"]["finalizers"] = [SETTINGS.finalizer]
+    assert needs_finalizer(retain, SETTINGS) is True  # an older operator's: its topic may still be owned
+    delete["metadata"]["finalizers"] = [SETTINGS.finalizer]
+    assert needs_finalizer(delete, SETTINGS) is False  # kopf removes it: the collector deletes the topic
     elsewhere = copy.deepcopy(delete)
     elsewhere["spec"]["clusterNamespace"] = "kafka"
     assert needs_finalizer(elsewhere, SETTINGS) is True  # no owner reference reaches another namespace
