@@ -221,7 +221,7 @@ def refresh_owner(
                     _remember(runtime, ref, result)
                     if result is None:
                         return "skipped"
-                    logger.info("%s status refreshed after a %s change", ref, (child.get("kind") or "child"))
+                    logger.debug("%s status refreshed after a %s change", ref, (child.get("kind") or "child"))
                     return "refreshed"
         body = runtime.api.get(ref)
         if body is None or not refresh_allowed(body):
@@ -231,7 +231,7 @@ def refresh_owner(
         if status_unchanged(body.get("status"), status):
             return "unchanged"
         _remember(runtime, ref, runtime.api.patch_status(ref, status))
-    logger.info("%s status refreshed after a %s change", ref, (child.get("kind") or "child"))
+    logger.debug("%s status refreshed after a %s change", ref, (child.get("kind") or "child"))
     return "refreshed"
 
 
