@@ -108,7 +108,7 @@ def produce_at_rate(bootstrap: str, rate: float, seconds: float, seed: int) -> t
     per_event_s = (time.monotonic() - began) / max(probed, 1)
     observed = probed / (probe_windows * RATE_WINDOW_S)
     base_rate = rate * rate / observed if observed else rate
-    generation_s = 2.0 * per_event_s * rate * seconds + 15.0
+    generation_s = 4.0 * per_event_s * rate * seconds + 30.0
     t_start = time.time() + generation_s
     windows: list[list[tuple[str, bytes, bytes | None, int]]] = []
     live = ShopGenerator(producer_spec(seed + 1)).realtime(
