@@ -258,20 +258,63 @@ def repair_owner(
     return "repaired"
 
 
+RESYNC_CHILDREN: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "KafkaTopic": (("kafka.strimzi.io/v1beta2", "KafkaTopic"),),
+    "DataProducer": (("apps/v1", "Deployment"),),
+    "StreamingPipeline": (("sparkoperator.k8s.io/v1beta2", "SparkApplication"),),
+    "DeltaTable": (("batch/v1", "Job"), ("batch/v1", "CronJob")),
+    "SegmentationRun": (
+        ("sparkoperator.k8s.io/v1beta2", "SparkApplication"),
+        ("sparkoperator.k8s.io/v1beta2", "ScheduledSparkApplication"),
+    ),
+}
+"""Per kind, the children (those the operator may list: ``children.CHILD_KINDS``) the resync lists once per
+namespace instead of reading them one by one; the others (ConfigMaps, Services) are still read."""
+
+
+class ChildLists:
+    """The resync's lists of our children, one request per (kind, namespace) and pass; a list the API
+    refuses (e.g. Strimzi topics a namespaced operator may not list) leaves those children to be read."""
+
+    def __init__(self, runtime: Runtime, logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+        self._runtime = runtime
+        self._logger = logger
+        self._lists: dict[tuple[str, str, str], dict[ObjectRef, dict[str, Any] | None]] = {}
+
+    def known(self, owner_kind: str, namespace: str) -> dict[ObjectRef, dict[str, Any] | None]:
+        out: dict[ObjectRef, dict[str, Any] | None] = {}
+        for api_version, kind in RESYNC_CHILDREN.get(owner_kind, ()):
+            key = (api_version, kind, namespace)
+            if key not in self._lists:
+                try:
+                    listed = self._runtime.api.list(
+                        api_version, kind, namespace, {MANAGED_BY_KEY: MANAGED_BY}
+                    )
+                except KubeApiError as err:
+                    self._logger.debug(
+                        "resync: %s in %s not listed (read one by one): %s", kind, namespace, err
+                    )
+                    listed = []
+                self._lists[key] = {ObjectRef.of(item): item for item in listed}
+            out.update(self._lists[key])
+        return out
+
+
 def resync_object(
     kind: str,
     body: Mapping[str, Any],
     runtime: Runtime,
     logger: logging.Logger | logging.LoggerAdapter[Any],
+    known: Known | None = None,
 ) -> str:
-    """The periodic drift repair of one object (as a list returned it): re-apply its children and write its
-    status if it changed. Objects being deleted are left to kopf. Returns what was done. Raises
-    KubeApiError."""
+    """The periodic drift repair of one object (as a list returned it): re-apply its children (``known``
+    ones as given, e.g. from a list; the others read) and write its status if it changed. Objects being
+    deleted are left to kopf. Returns what was done. Raises KubeApiError."""
     if (body.get("metadata") or {}).get("deletionTimestamp"):
         return "skipped"
     ref = owner_ref(kind, body)
     with runtime.locks(ref):
-        status, err = _outcome(kind, _context(body, runtime.settings), runtime, logger)
+        status, err = _outcome(kind, _context(body, runtime.settings), runtime, logger, known=known)
         changed = not status_unchanged(body.get("status"), status)
         if changed:
             _remember(runtime, ref, runtime.api.patch_status(ref, status))
@@ -287,6 +330,7 @@ def resync(runtime: Runtime, logger: logging.Logger | logging.LoggerAdapter[Any]
     handled there meanwhile; a failing list or object is logged and the pass goes on (the next pass tries
     again). Returns how many objects ended how, for the log and tests."""
     outcomes: dict[str, int] = {}
+    children = ChildLists(runtime, logger)
     for place in sorted(tuple(runtime.places)):
         kind, namespace = place
         started = time.monotonic()
@@ -299,9 +343,10 @@ def resync(runtime: Runtime, logger: logging.Logger | logging.LoggerAdapter[Any]
             listed = []
         if not listed and runtime.places.get(place, started) < started:
             runtime.places.pop(place, None)
+        known = children.known(kind, namespace) if listed else None
         for body in listed:
             try:
-                outcome = resync_object(kind, body, runtime, logger)
+                outcome = resync_object(kind, body, runtime, logger, known)
             except KubeApiError as err:
                 name = (body.get("metadata") or {}).get("name")
                 logger.warning("resync: %s %s/%s not repaired: %s", kind, namespace, name, err)

@@ -168,16 +168,17 @@ def reconcile(
 
     With ``repair=False`` nothing is written: the children are only read (``known`` ones, e.g. from a
     watch event, are not read again) and the status computed from them (a child changed; drift repair
-    stays with the change handlers and the resync). ``new_object``: the object was just created, so its
-    children are created without being read first (one request less each; an existing one answers 409
-    and is then read and checked as usual).
+    stays with the change handlers and the resync). With repair, ``known`` children (e.g. from the
+    resync's list) are compared as they are given, the others read. ``new_object``: the object was just
+    created, so its children are created without being read first (one request less each; an existing
+    one answers 409 and is then read and checked as usual).
     """
     spec = parse_spec(kind, ctx.body)
 
     def children(desired: Desired) -> Live:
         if not repair:
             return observe(api, desired, known)
-        assumed = {ObjectRef.of(child): None for child in desired.children} if new_object else None
+        assumed = {ObjectRef.of(child): None for child in desired.children} if new_object else known
         return apply(api, desired, ctx, logger, known=assumed)
 
     if isinstance(spec, KafkaTopicSpec):
@@ -194,7 +195,7 @@ def reconcile(
                 return status_kafka_topic(ctx, spec, {ref: created})
         for former in former_placements(ctx, spec):
             let_go_of(api, ctx, spec, former, logger)
-        observed = api.get(ref)
+        observed = known[ref] if known is not None and ref in known else api.get(ref)
         check_partitions(spec, observed)
         return status_kafka_topic(ctx, spec, apply(api, desired, ctx, logger, known={ref: observed}))
     if isinstance(spec, DataProducerSpec):

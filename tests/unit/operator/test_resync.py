@@ -149,3 +149,31 @@ def test_a_retained_topic_is_released_once_its_owner_is_gone() -> None:
     elsewhere = copy.deepcopy(retained)
     elsewhere["spec"]["clusterNamespace"] = "kafka"
     assert release_after_deletion(elsewhere, runtime, LOG) is None
+
+
+def test_resync_lists_the_children_it_can_instead_of_reading_each() -> None:
+    """One list per child kind and namespace; only ConfigMaps and Services (not listable by the operator's
+    RBAC) are still read one by one. A child missing from the list is read, then created."""
+    api, runtime = handled_platform()
+    deployment = next(r for r in api.objects if r.kind == "Deployment")
+    api.delete(deployment)
+    api.calls.clear()
+
+    resync(runtime, LOG)
+
+    gets = {(api_version, kind) for verb, api_version, kind in api.calls if verb == "get"}
+    # Besides: the KafkaTopics that producers and pipelines reference, a schedule's last run.
+    assert gets <= {
+        ("v1", "ConfigMap"),
+        ("v1", "Service"),
+        ("apps/v1", "Deployment"),
+        ("ecap.io/v1alpha1", "KafkaTopic"),
+        ("sparkoperator.k8s.io/v1beta2", "SparkApplication"),
+    }
+    assert [c for c in api.calls if c[0] == "get" and c[2] == "Deployment"] == [
+        ("get", "apps/v1", "Deployment")
+    ]
+    assert deployment in api.objects  # recreated
+    # (A DeltaTable also lists its own apply Jobs, by its own labels, to prune stale ones.)
+    child_lists = [c for c in api.calls if c[0] == "list" and c[1] not in ("ecap.io/v1alpha1", "batch/v1")]
+    assert len(child_lists) == len(set(child_lists)) == 4  # Strimzi topics, Deployments, two Spark kinds
