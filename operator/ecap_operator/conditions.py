@@ -35,6 +35,8 @@ class Reason(enum.StrEnum):
     SCHEDULED = "Scheduled"
     API_ERROR = "ApiError"
     AS_EXPECTED = "AsExpected"
+    DROPPING = "Dropping"
+    DROP_FAILED = "DropFailed"
 
 
 def utc_now() -> str:

@@ -1,7 +1,7 @@
 """Pure builders: (validated spec, owner identity, settings) -> child manifest dicts. No I/O, no clock."""
 
 from .common import Manifest, Owner, content_hash
-from .delta_table import build_apply_job, build_maintain_cronjob, table_location
+from .delta_table import build_apply_job, build_drop_job, build_maintain_cronjob, table_location
 from .kafka_topic import TopicPlacement, build_strimzi_topic, place_topic
 from .producer import build_producer_deployment, build_producer_service
 from .resources_configmap import build_resources_configmap, resource_document
@@ -12,6 +12,7 @@ __all__ = [
     "Owner",
     "TopicPlacement",
     "build_apply_job",
+    "build_drop_job",
     "build_maintain_cronjob",
     "build_pipeline_application",
     "build_producer_deployment",

@@ -1,4 +1,5 @@
-"""DeltaTable -> a Job that creates/evolves the table and a CronJob for OPTIMIZE/VACUUM maintenance."""
+"""DeltaTable -> a Job that creates/evolves the table and a CronJob for OPTIMIZE/VACUUM maintenance; on
+deletion with ``deletionPolicy: Delete``, a Job that drops the table's files and log."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from .resources_configmap import configmap_name
 
 APPLY_COMPONENT: Final = "table-apply"
 MAINTAIN_COMPONENT: Final = "table-maintenance"
+DROP_COMPONENT: Final = "table-drop"
+DROP_ATTEMPT_ANNOTATION: Final = "ecap.io/drop-attempt"
+"""Which try at dropping the table a drop Job is (1, 2, ...): a failed Job is not re-run; a new one is."""
 
 
 def table_location(owner: Owner, spec: DeltaTableSpec) -> str:
@@ -35,6 +39,12 @@ def apply_job_name(owner_name: str, config_hash: str) -> str:
 
 def maintain_cronjob_name(owner_name: str) -> str:
     return child_name(owner_name, "maintain", limit=52)
+
+
+def drop_job_name(owner_name: str, attempt: int) -> str:
+    """``<name>-drop-<attempt>``: each try is a Job of its own (a failed Job stays for its logs)."""
+    suffix = f"-{attempt}"
+    return f"{child_name(owner_name, 'drop', limit=63 - len(suffix))}{suffix}"
 
 
 def _pod_spec(owner: Owner, spec: DeltaTableSpec, settings: OperatorSettings, args: list[str]) -> Manifest:
@@ -108,6 +118,33 @@ def build_maintain_cronjob(
                         "spec": _pod_spec(owner, spec, settings, ["table", "maintain", "-f", RESOURCES_FILE]),
                     },
                 },
+            },
+        },
+    }
+
+
+def build_drop_job(
+    owner: Owner, spec: DeltaTableSpec, settings: OperatorSettings, *, attempt: int, config_hash: str
+) -> Manifest:
+    """``ecap table drop -f /etc/ecap/resources.yaml --name <name> --yes --json``: delete the table's files
+    and log (``deletionPolicy: Delete``, run while the DeltaTable waits on its finalizer). Same image, pod,
+    mounts and resources as the apply Job; ``attempt`` numbers the tries (see ``drop_job_name``)."""
+    if attempt < 1:
+        raise ValueError(f"drop attempts count from 1, got {attempt}")
+    meta = object_meta(owner, drop_job_name(owner.name, attempt), DROP_COMPONENT)
+    meta["annotations"] = {**meta.get("annotations", {}), DROP_ATTEMPT_ANNOTATION: str(attempt)}
+    args = ["table", "drop", "-f", RESOURCES_FILE, "--name", owner.name, "--yes", "--json"]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            # A pod lost to its node is tried again within the attempt; a real failure ends the attempt and
+            # the operator decides about the next one (with backoff, a condition in between).
+            "backoffLimit": 1,
+            "template": {
+                "metadata": _pod_meta(owner, DROP_COMPONENT, config_hash),
+                "spec": _pod_spec(owner, spec, settings, args),
             },
         },
     }

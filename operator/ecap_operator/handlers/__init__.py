@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import kopf
@@ -44,6 +45,7 @@ from ..labels import MANAGED_BY, MANAGED_BY_KEY
 from ..metrics import OperatorMetrics
 from ..reconcile import Context, error_status
 from ..settings import OperatorSettings
+from ..table_drop import DropAction, drop_status, parse_table_spec, wants_drop
 from .children import (
     CHILD_KINDS,
     STATUS_SHARED_WITH_JOBS,
@@ -56,7 +58,7 @@ from .children import (
     wants_refresh,
 )
 from .diffbase import ObservedGenerationDiffBase
-from .engine import Known, Runtime, placement_spec, reconcile, release_kafka_topic
+from .engine import Known, Runtime, drop_table_data, placement_spec, reconcile, release_kafka_topic
 
 HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "event")
 
@@ -64,7 +66,15 @@ HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "event")
 def handler_ids() -> list[str]:
     """Every handler id the operator registers (kopf records progress under these names)."""
     ids = [f"{kind.lower()}_{event}" for kind in KINDS for event in HANDLER_EVENTS]
-    return [*ids, "kafkatopic_delete", "ecap_startup", "ecap_login", "ecap_resync_start", "ecap_resync_stop"]
+    return [
+        *ids,
+        "kafkatopic_delete",
+        "deltatable_delete",
+        "ecap_startup",
+        "ecap_login",
+        "ecap_resync_start",
+        "ecap_resync_stop",
+    ]
 
 
 def child_handler_ids() -> list[str]:
@@ -368,8 +378,13 @@ async def resync_forever(runtime: Runtime, logger: logging.Logger | logging.Logg
 
 
 def needs_finalizer(body: Mapping[str, Any], settings: OperatorSettings) -> bool:
-    """Whether deleting this ecap.io KafkaTopic needs the operator before it goes (kopf's finalizer).
+    """Whether deleting this ecap.io object needs the operator before it goes (kopf's finalizer).
 
+    A DeltaTable: only with ``deletionPolicy: Delete`` (and a valid spec), whose data a drop Job deletes
+    before the object may go (``deltatable_delete``); a Retain table's data simply stays, and its
+    children go with their owner references. Other kinds but KafkaTopic: never.
+
+    A KafkaTopic:
     No for a Strimzi topic in the resource's namespace: with deletionPolicy Delete it carries an owner
     reference, so the garbage collector deletes it; with Retain it carries none (only our claim), so it
     stays, and ``release_after_deletion`` drops the claim once the resource is gone. Yes for one in
@@ -378,6 +393,11 @@ def needs_finalizer(body: Mapping[str, Any], settings: OperatorSettings) -> bool
     whose KafkaTopic already has the finalizer (set by an operator version that owned retained topics by
     reference) keeps it: its Strimzi topic may still carry that reference until the next reconcile.
     """
+    kind = body.get("kind")
+    if kind == "DeltaTable":
+        return wants_drop(body)
+    if kind not in (None, "KafkaTopic"):
+        return False
     spec = placement_spec(body)
     if spec is None:
         return True
@@ -496,7 +516,51 @@ def register(
         except KubeApiError as err:
             raise kopf.TemporaryError(str(err), delay=runtime.settings.retry_delay) from err
 
+    @kopf.on.delete(
+        GROUP,
+        VERSION,
+        KINDS["DeltaTable"].plural,
+        id="deltatable_delete",
+        when=_needs_finalizer,
+        registry=registry,
+    )
+    def deltatable_delete(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+        """When a DeltaTable with ``deletionPolicy: Delete`` goes: drop its data first (see
+        ``drop_table``); kopf removes the finalizer only once this returns."""
+        drop_table(body, holder.get(), logger)
+
     return holder
+
+
+def drop_table(
+    body: Mapping[str, Any], runtime: Runtime, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> None:
+    """One step of a Delete table's deletion: start or follow its drop Job, show it in the status.
+
+    Returns once an attempt succeeded (the finalizer may go). Otherwise raises kopf.TemporaryError with
+    the delay until the next look (a Job running, or the backoff after a failed one): kopf retries a
+    deletion handler for ever, so a failed drop never lets the object (and the claim on its data) go
+    silently. The status is written while the object still accepts it; a refused write only logs.
+    """
+    ctx = _context(body, runtime.settings)
+    ref = owner_ref("DeltaTable", body)
+    with runtime.locks(ref):
+        try:
+            plan = drop_table_data(ctx, runtime.api, logger, datetime.now(UTC))
+        except KubeApiError as err:
+            raise kopf.TemporaryError(str(err), delay=runtime.settings.retry_delay) from err
+        spec = parse_table_spec(body)
+        if plan.health is not None and spec is not None:
+            status = drop_status(ctx, spec, plan.health)
+            if not status_unchanged(body.get("status"), status):
+                try:
+                    runtime.api.patch_status(ref, status)
+                except KubeApiError as err:
+                    logger.warning("%s: drop state not written to the status: %s", ref, err)
+    if plan.action is DropAction.DONE:
+        logger.info("%s: %s", ref, plan.message)
+        return
+    raise kopf.TemporaryError(plan.message, delay=max(plan.delay, 0.1))
 
 
 def _register_kind(

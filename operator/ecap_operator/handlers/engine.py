@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from pydantic import BaseModel
@@ -13,12 +14,14 @@ from pydantic import BaseModel
 from ..api import (
     API_VERSION,
     DataProducerSpec,
+    DeletionPolicy,
     DeltaTableSpec,
     KafkaTopicSpec,
     SegmentationRunSpec,
     StreamingPipelineSpec,
 )
 from ..builders import place_topic
+from ..builders.delta_table import maintain_cronjob_name
 from ..builders.spark_app import SPARK_API_VERSION
 from ..errors import InvalidSpecError
 from ..kube import KubeApi, ObjectRef
@@ -49,6 +52,15 @@ from ..reconcile import (
     topic_refs,
 )
 from ..settings import OperatorSettings
+from ..table_drop import (
+    DropAction,
+    DropPlan,
+    desired_drop,
+    drop_attempts,
+    drop_selector,
+    parse_table_spec,
+    plan_drop,
+)
 
 Manifest = dict[str, Any]
 Live = dict[ObjectRef, Manifest | None]
@@ -266,3 +278,30 @@ def release_kafka_topic(
     placement = place_topic(ctx.owner, spec or KafkaTopicSpec(), ctx.settings)
     ref = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", placement.namespace, placement.name)
     return let_go_of(api, ctx, spec, ref, logger)
+
+
+def drop_table_data(
+    ctx: Context, api: KubeApi, logger: logging.Logger | logging.LoggerAdapter[Any], now: datetime
+) -> DropPlan:
+    """One step of dropping a deleted DeltaTable's data (``deletionPolicy: Delete``): read its drop Jobs,
+    decide (``table_drop.plan_drop``), start the next attempt if due. Returns the plan: DONE lets the
+    finalizer go. A table whose spec is invalid or says Retain is never dropped (DONE at once: data is
+    never deleted on a guess). Raises KubeApiError."""
+    spec = parse_table_spec(ctx.body)
+    if spec is None or spec.deletion_policy != DeletionPolicy.DELETE:
+        return DropPlan(DropAction.DONE, "deletionPolicy is not Delete (or the spec is invalid): data kept")
+    # No OPTIMIZE / VACUUM run may start on the table while (or after) it is dropped.
+    cronjob = ObjectRef("batch/v1", "CronJob", ctx.owner.namespace, maintain_cronjob_name(ctx.owner.name))
+    observed = api.get(cronjob)
+    if observed is not None and is_ours(observed, ctx.owner):
+        api.delete(cronjob)
+        logger.info("deleted %s before dropping the table", cronjob)
+    listed = api.list("batch/v1", "Job", ctx.owner.namespace, drop_selector(ctx.owner))
+    plan = plan_drop(drop_attempts(listed, ctx.owner), now, ctx.settings.retry_delay)
+    if plan.action is DropAction.START:
+        for name in plan.obsolete:
+            api.delete(ObjectRef("batch/v1", "Job", ctx.owner.namespace, name))
+            logger.info("deleted old failed drop Job %s", name)
+        apply(api, desired_drop(ctx, spec, plan.attempt), ctx, logger)
+    logger.info("%s/%s: %s", ctx.owner.kind, ctx.owner.name, plan.message)
+    return plan

@@ -366,7 +366,12 @@ def test_release_patch_keeps_other_owners() -> None:
 
 def test_handler_ids() -> None:
     ids = handler_ids()
-    assert "kafkatopic_delete" in ids and "segmentationrun_update" in ids and len(ids) == 25
+    assert (
+        "kafkatopic_delete" in ids
+        and "deltatable_delete" in ids
+        and "segmentationrun_update" in ids
+        and len(ids) == 26
+    )
     assert not [i for i in ids if i.endswith("_timer")]  # one operator-wide resync instead
 
 

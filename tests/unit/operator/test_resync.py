@@ -119,12 +119,14 @@ def test_a_finalizer_only_where_the_garbage_collector_cannot_clean_up() -> None:
     assert needs_finalizer(invalid, SETTINGS) is True  # data is never deleted on a guess
 
 
-def test_no_kind_has_timers_or_daemons_and_only_kafka_topic_a_deletion_handler() -> None:
+def test_no_kind_has_timers_or_daemons_and_only_topics_and_tables_a_deletion_handler() -> None:
+    """Deletion handlers (each means a finalizer where its filter matches) only for KafkaTopic and DeltaTable
+    (deletionPolicy Delete: its data is dropped first), both filtered: no finalizer where none is needed."""
     registry = build_registry(OperatorSettings(timer_interval=7))
     assert list(registry._spawning.get_all_handlers()) == []  # noqa: SLF001 - kopf has no public listing
     deleting = [h for h in registry._changing.get_all_handlers() if h.requires_finalizer]  # noqa: SLF001
-    assert [h.id for h in deleting] == ["kafkatopic_delete"]
-    assert deleting[0].when is not None
+    assert sorted(h.id for h in deleting) == ["deltatable_delete", "kafkatopic_delete"]
+    assert all(h.when is not None for h in deleting)
 
 
 def test_a_retained_topic_is_released_once_its_owner_is_gone() -> None:

@@ -1,0 +1,181 @@
+"""deletionPolicy Delete on a DeltaTable: the drop Job (valid, same pod as the apply Job, owned by the table),
+the finalizer only where data is to be dropped, and the plan across running / failed / succeeded attempts."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ecap_operator.api import DeltaTableSpec
+from ecap_operator.builders import Owner, build_apply_job, build_drop_job
+from ecap_operator.builders.delta_table import drop_job_name
+from ecap_operator.conditions import utc_now
+from ecap_operator.handlers import needs_finalizer
+from ecap_operator.reconcile import Context
+from ecap_operator.table_drop import (
+    KEPT_FAILED_ATTEMPTS,
+    DropAction,
+    backoff_seconds,
+    desired_drop,
+    drop_attempts,
+    drop_status,
+    plan_drop,
+)
+from tests.fixtures.upstream import ObjectValidator
+
+from .examples import body
+from .test_builders import SETTINGS, assert_labels, assert_owned
+
+NOW = datetime(2026, 12, 1, 4, 0, 0, tzinfo=UTC)
+
+
+def table(policy: str = "Delete") -> dict[str, Any]:
+    owner_body = copy.deepcopy(body("DeltaTable", "transactions-table"))
+    owner_body["spec"]["deletionPolicy"] = policy
+    return owner_body
+
+
+def context(owner_body: dict[str, Any]) -> Context:
+    return Context(body=owner_body, owner=Owner.from_body(owner_body), settings=SETTINGS, now=utc_now())
+
+
+def test_drop_job_validates_and_runs_the_drop_command_like_the_apply_job(
+    object_validator: ObjectValidator,
+) -> None:
+    owner_body = table()
+    ctx = context(owner_body)
+    spec = DeltaTableSpec.model_validate(owner_body["spec"])
+    configmap, job = desired_drop(ctx, spec, attempt=2).children
+    object_validator.check(job)
+    object_validator.check(configmap)
+    assert_owned(job, owner_body)  # it goes with the DeltaTable once that is gone
+    assert_owned(configmap, owner_body)
+    assert_labels(job, "DeltaTable", "transactions-table")
+    assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "table-drop"
+    assert job["metadata"]["name"] == "transactions-table-drop-2"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["containers"][0]["args"] == [
+        "table",
+        "drop",
+        "-f",
+        "/etc/ecap/resources.yaml",
+        "--name",
+        "transactions-table",
+        "--yes",
+        "--json",
+    ]
+    apply_pod = build_apply_job(ctx.owner, spec, SETTINGS, config_hash="x")["spec"]["template"]["spec"]
+    for key in ("securityContext", "volumes", "serviceAccountName", "restartPolicy"):
+        assert pod[key] == apply_pod[key]
+    container, apply_container = pod["containers"][0], apply_pod["containers"][0]
+    for key in ("image", "resources", "securityContext", "volumeMounts", "env"):
+        assert container[key] == apply_container[key]
+    assert any(m["mountPath"].startswith("/etc/ecap") for m in container["volumeMounts"])
+
+
+@pytest.mark.parametrize("length", [40, 63, 200])
+def test_long_names_fit_every_attempt(object_validator: ObjectValidator, length: int) -> None:
+    owner_body = table()
+    owner_body["metadata"]["name"] = ("t" * (length - 2)) + "-x"
+    owner = Owner.from_body(owner_body)
+    spec = DeltaTableSpec.model_validate(owner_body["spec"])
+    for attempt in (1, 12, 1234):
+        job = build_drop_job(owner, spec, SETTINGS, attempt=attempt, config_hash="0123456789abcdef")
+        object_validator.check(job)
+        assert job["metadata"]["name"].endswith(f"-{attempt}") and len(job["metadata"]["name"]) <= 63
+    assert drop_job_name("a", 1) != drop_job_name("a", 2)
+    with pytest.raises(ValueError, match="count from 1"):
+        build_drop_job(owner, spec, SETTINGS, attempt=0, config_hash="x")
+
+
+def test_finalizer_only_for_tables_whose_data_is_dropped() -> None:
+    assert needs_finalizer(table("Delete"), SETTINGS) is True
+    assert needs_finalizer(table("Retain"), SETTINGS) is False
+    switched = table("Retain")
+    switched["metadata"]["finalizers"] = [SETTINGS.finalizer]  # was Delete: kopf removes it now
+    assert needs_finalizer(switched, SETTINGS) is False
+    invalid = table("Delete")
+    invalid["spec"]["columns"] = "many"
+    assert needs_finalizer(invalid, SETTINGS) is False  # data is never deleted on a guess
+    assert needs_finalizer(body("DataProducer"), SETTINGS) is False
+
+
+def job(
+    attempt: int, state: str | None, *, failed_at: datetime = NOW, uid: str | None = None
+) -> dict[str, Any]:
+    owner_body = table()
+    owner = Owner.from_body(owner_body)
+    built = desired_drop(context(owner_body), DeltaTableSpec.model_validate(owner_body["spec"]), attempt)
+    manifest = built.children[1]
+    if uid is not None:
+        manifest["metadata"]["ownerReferences"][0]["uid"] = uid
+    if state == "Complete":
+        manifest["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+    elif state == "Failed":
+        manifest["status"] = {
+            "failed": 2,
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                    "lastTransitionTime": failed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            ],
+        }
+    assert owner.uid == owner_body["metadata"]["uid"]
+    return manifest
+
+
+def attempts(*jobs: dict[str, Any]) -> list[tuple[int, Any]]:
+    return drop_attempts(list(jobs), Owner.from_body(table()))
+
+
+def test_plan_starts_waits_and_finishes() -> None:
+    first = plan_drop([], NOW, 15)
+    assert first.action is DropAction.START and first.attempt == 1
+    running = plan_drop(attempts(job(1, None)), NOW, 15)
+    assert running.action is DropAction.WAIT and running.delay == 15
+    assert running.health is not None and running.health.reason == "Dropping"
+    done = plan_drop(attempts(job(1, "Failed"), job(2, "Complete")), NOW, 15)
+    assert done.action is DropAction.DONE and done.health is None
+
+
+def test_a_failed_drop_degrades_and_retries_with_backoff_never_giving_up() -> None:
+    failed_now = attempts(job(1, "Failed", failed_at=NOW))
+    waiting = plan_drop(failed_now, NOW + timedelta(seconds=5), 15)
+    assert waiting.action is DropAction.WAIT and waiting.delay == pytest.approx(10)
+    assert waiting.health is not None and waiting.health.reason == "DropFailed"
+    assert "backoff limit" in waiting.health.message
+    retry = plan_drop(failed_now, NOW + timedelta(seconds=15), 15)
+    assert retry.action is DropAction.START and retry.attempt == 2
+    twice = attempts(job(1, "Failed", failed_at=NOW), job(2, "Failed", failed_at=NOW))
+    assert plan_drop(twice, NOW + timedelta(seconds=20), 15).action is DropAction.WAIT  # waits 30 s now
+    assert [backoff_seconds(n, 15) for n in (1, 2, 3, 10, 50)] == [15, 30, 60, 300, 300]
+    many = [job(n, "Failed", failed_at=NOW - timedelta(hours=1)) for n in range(1, 7)]
+    plan = plan_drop(attempts(*many), NOW, 15)
+    assert plan.action is DropAction.START and plan.attempt == 7
+    assert len(plan.obsolete) == 6 - KEPT_FAILED_ATTEMPTS
+    assert plan.obsolete == tuple(drop_job_name("transactions-table", n) for n in (1, 2, 3))
+
+
+def test_only_this_objects_drop_jobs_count() -> None:
+    namesake = job(1, "Complete", uid="another-uid")  # an earlier table of the same name
+    plan = plan_drop(attempts(namesake), NOW, 15)
+    assert plan.action is DropAction.START and plan.attempt == 1
+
+
+def test_drop_status_shows_the_failure() -> None:
+    owner_body = table()
+    ctx = context(owner_body)
+    plan = plan_drop(attempts(job(1, "Failed")), NOW, 15)
+    assert plan.health is not None
+    status = drop_status(ctx, DeltaTableSpec.model_validate(owner_body["spec"]), plan.health)
+    degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
+    assert degraded["status"] == "True" and degraded["reason"] == "DropFailed"
+    assert "backoff limit" in degraded["message"]
+    assert status["phase"] == "Degraded"
