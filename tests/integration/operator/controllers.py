@@ -143,6 +143,27 @@ class Controllers:
             self.namespace,
         )
 
+    def job_failed(self, name: str, message: str, at: str = NOW) -> dict[str, Any]:
+        """The Job controller gave up on the Job (its pods failed past backoffLimit) at ``at``."""
+        return self.kube.patch_status(
+            "batch/v1",
+            "jobs",
+            name,
+            {
+                "failed": 2,
+                "conditions": [
+                    {
+                        "type": "Failed",
+                        "status": "True",
+                        "reason": "BackoffLimitExceeded",
+                        "message": message,
+                        "lastTransitionTime": at,
+                    }
+                ],
+            },
+            self.namespace,
+        )
+
     # -- reading ECAP objects ---------------------------------------------------------------------
 
     def ecap(self, kind: str, name: str) -> dict[str, Any]:
