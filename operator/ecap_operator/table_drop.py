@@ -56,7 +56,7 @@ class DropPlan:
     attempt: int = 0
     """The attempt to start (START), or the latest one."""
     delay: float = 0.0
-    """Seconds until the handler should look again (WAIT)."""
+    """Seconds until the handler should look again (WAIT, START: the new Job needs time to run)."""
     obsolete: tuple[str, ...] = ()
     """Names of old failed drop Jobs to delete (beyond ``KEPT_FAILED_ATTEMPTS``)."""
 
@@ -136,6 +136,7 @@ def plan_drop(
             "starting drop Job attempt 1",
             ChildHealth(Health.PROGRESSING, Reason.DROPPING, "dropping the table's data (attempt 1)"),
             attempt=1,
+            delay=float(retry_delay),
         )
     for attempt, job in attempts:
         if job_health(job).health == Health.SUCCEEDED:
@@ -177,6 +178,7 @@ def plan_drop(
         f"drop Job {name} failed; starting attempt {latest + 1}",
         health,
         attempt=latest + 1,
+        delay=float(retry_delay),
         obsolete=obsolete,
     )
 

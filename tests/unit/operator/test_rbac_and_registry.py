@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from ecap_operator import rbac
 from ecap_operator.builders import Owner
 from ecap_operator.handlers import child_handler_ids, handle, handler_ids, refresh_owner, resync
 from ecap_operator.handlers.children import CHILD_KINDS
-from ecap_operator.handlers.engine import Runtime, reconcile, release_kafka_topic
+from ecap_operator.handlers.engine import Runtime, drop_table_data, reconcile, release_kafka_topic
 from ecap_operator.kube import PLURALS, ObjectRef
 from ecap_operator.main import _run_options, build_registry
 from ecap_operator.reconcile import Context
@@ -69,6 +70,11 @@ def test_every_call_is_allowed_by_the_rbac_list() -> None:
         b["spec"]["deletionPolicy"] = "Delete" if index % 2 else "Retain"
         ctx = Context(body=b, owner=Owner.from_body(b), settings=settings, now="2026-11-30T00:00:00Z")
         release_kafka_topic(ctx, api, LOG)  # type: ignore[arg-type]
+    for b in examples:
+        if b["kind"] == "DeltaTable":  # deletionPolicy Delete: the drop Job's path
+            b["spec"]["deletionPolicy"] = "Delete"
+            ctx = Context(body=b, owner=Owner.from_body(b), settings=settings, now="2026-11-30T00:00:00Z")
+            drop_table_data(ctx, api, LOG, datetime.now(UTC))  # type: ignore[arg-type]
 
     allowed = {(g, r, v) for g, r, verbs in rbac.rules() for v in verbs}
     used = {

@@ -4,16 +4,20 @@ the finalizer only where data is to be dropped, and the plan across running / fa
 from __future__ import annotations
 
 import copy
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import kopf
 import pytest
 
 from ecap_operator.api import DeltaTableSpec
 from ecap_operator.builders import Owner, build_apply_job, build_drop_job
 from ecap_operator.builders.delta_table import drop_job_name
 from ecap_operator.conditions import utc_now
-from ecap_operator.handlers import needs_finalizer
+from ecap_operator.handlers import drop_table, handle, needs_finalizer
+from ecap_operator.handlers.engine import Runtime
+from ecap_operator.kube import ObjectRef
 from ecap_operator.reconcile import Context
 from ecap_operator.table_drop import (
     KEPT_FAILED_ATTEMPTS,
@@ -27,9 +31,11 @@ from ecap_operator.table_drop import (
 from tests.fixtures.upstream import ObjectValidator
 
 from .examples import body
+from .fake_api import FakeKubeApi
 from .test_builders import SETTINGS, assert_labels, assert_owned
 
 NOW = datetime(2026, 12, 1, 4, 0, 0, tzinfo=UTC)
+LOG = logging.getLogger("test")
 
 
 def table(policy: str = "Delete") -> dict[str, Any]:
@@ -179,3 +185,56 @@ def test_drop_status_shows_the_failure() -> None:
     assert degraded["status"] == "True" and degraded["reason"] == "DropFailed"
     assert "backoff limit" in degraded["message"]
     assert status["phase"] == "Degraded"
+
+
+def test_the_delete_handler_drops_then_lets_go_and_retains_otherwise() -> None:
+    """``drop_table`` (what kopf's deltatable_delete runs) against the in-memory API: the CronJob goes, a
+    drop Job starts, the handler asks kopf to come back until an attempt succeeded; a failure is shown and
+    followed by a new attempt. A Retain body (switched just before deletion) drops nothing."""
+    api = FakeKubeApi()
+    owner_body = table()
+    api.put(owner_body)
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    handle("DeltaTable", api.objects[ObjectRef.of(owner_body)], None, LOG, runtime, from_timer=False)
+    owner = Owner.from_body(owner_body)
+    cronjob = ObjectRef("batch/v1", "CronJob", owner.namespace, "transactions-table-maintain")
+    assert cronjob in api.objects
+
+    def step() -> kopf.TemporaryError | None:
+        try:
+            drop_table(copy.deepcopy(api.objects[ObjectRef.of(owner_body)]), runtime, LOG)
+        except kopf.TemporaryError as err:
+            return err
+        return None
+
+    def job_ref(attempt: int) -> ObjectRef:
+        return ObjectRef("batch/v1", "Job", owner.namespace, drop_job_name(owner.name, attempt))
+
+    waiting = step()
+    assert waiting is not None and waiting.delay == SETTINGS.retry_delay
+    assert cronjob not in api.objects and job_ref(1) in api.objects
+    status = api.objects[ObjectRef.of(owner_body)]["status"]
+    assert any(c["reason"] == "Dropping" and c["status"] == "True" for c in status["conditions"])
+    again = step()
+    assert again is not None and job_ref(2) not in api.objects  # still running: no second Job
+
+    api.objects[job_ref(1)]["status"] = job(1, "Failed", failed_at=datetime.now(UTC) - timedelta(hours=1))[
+        "status"
+    ]
+    assert step() is not None
+    assert job_ref(2) in api.objects and job_ref(1) in api.objects  # the failed one kept for its logs
+    degraded = [
+        c for c in api.objects[ObjectRef.of(owner_body)]["status"]["conditions"] if c["type"] == "Degraded"
+    ]
+    assert degraded[0]["reason"] == "DropFailed" and "backoff limit" in degraded[0]["message"]
+    api.objects[job_ref(2)]["status"] = {
+        "succeeded": 1,
+        "conditions": [{"type": "Complete", "status": "True"}],
+    }
+    assert step() is None  # kopf removes the finalizer now
+
+    retained = table("Retain")
+    retained["metadata"]["name"] = "kept-table"
+    api.put(retained)
+    drop_table(copy.deepcopy(api.objects[ObjectRef.of(retained)]), runtime, LOG)
+    assert not [r for r in api.objects if r.kind == "Job" and r.name.startswith("kept-table-drop")]
