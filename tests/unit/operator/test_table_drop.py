@@ -4,15 +4,19 @@ the finalizer only where data is to be dropped, and the plan across running / fa
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import kopf
 import pytest
 
+from ecap.cli import main as ecap_main
 from ecap_operator.api import DeltaTableSpec
-from ecap_operator.builders import Owner, build_apply_job, build_drop_job
+from ecap_operator.builders import Owner, build_apply_job, build_drop_job, table_location
+from ecap_operator.builders.common import RESOURCES_FILE
 from ecap_operator.builders.delta_table import drop_job_name
 from ecap_operator.conditions import utc_now
 from ecap_operator.handlers import drop_table, handle, needs_finalizer
@@ -238,3 +242,34 @@ def test_the_delete_handler_drops_then_lets_go_and_retains_otherwise() -> None:
     api.put(retained)
     drop_table(copy.deepcopy(api.objects[ObjectRef.of(retained)]), runtime, LOG)
     assert not [r for r in api.objects if r.kind == "Job" and r.name.startswith("kept-table-drop")]
+
+
+def test_the_drop_jobs_command_drops_a_real_table_the_apply_jobs_command_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The operator/jobs contract end to end without a cluster: the ConfigMap the drop Job mounts, and the
+    apply and drop Jobs' own arguments, run through ``ecap`` on a real Delta table on disk. A second run
+    (a retried attempt after one that did drop) finds nothing and still succeeds."""
+    owner_body = table()
+    owner_body["spec"]["lake"] = str(tmp_path / "lake")
+    ctx = context(owner_body)
+    spec = DeltaTableSpec.model_validate(owner_body["spec"])
+    configmap, drop = desired_drop(ctx, spec, attempt=1).children
+    resources = tmp_path / "resources.yaml"
+    resources.write_text(configmap["data"]["resources.yaml"])
+    apply = build_apply_job(ctx.owner, spec, SETTINGS, config_hash="x")
+
+    def run(job_manifest: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        args = job_manifest["spec"]["template"]["spec"]["containers"][0]["args"]
+        argv = [str(resources) if a == RESOURCES_FILE else a for a in args]
+        code = ecap_main(argv if "--json" in argv else [*argv, "--json"])
+        return code, json.loads(capsys.readouterr().out)
+
+    code, applied = run(apply)
+    location = Path(applied["location"])
+    assert code == 0 and (location / "_delta_log").is_dir()
+    assert location == Path(table_location(ctx.owner, spec))
+    code, dropped = run(drop)
+    assert code == 0 and dropped["dropped"] is True and not location.exists()
+    code, again = run(drop)
+    assert code == 0 and again["dropped"] is False
