@@ -132,3 +132,24 @@ def test_retained_tables_go_at_once_and_nothing_is_dropped(
     time.sleep(1.0)  # time enough for a drop Job to show up, were one made
     assert drop_jobs(kube, ns) == []
     assert operator.problems() == []
+
+
+def test_foreground_deletion_still_drops_the_data(
+    kube: KubeClient, kube_namespace: str, operator: OperatorProcess, controllers: Controllers
+) -> None:
+    """``kubectl delete --cascade=foreground``: the collector first deletes the table's children, then takes
+    its ``foregroundDeletion`` finalizer off; the table still waits on ours, and the drop Job runs."""
+    ns = kube_namespace
+    create_table(kube, ns, "fg", "Delete")
+    wait_finalizer(kube, ns, "fg", True, operator)
+    controllers.wait_child("batch/v1", "cronjobs", "fg-maintain")
+    kube.delete(ECAP, "deltatables", "fg", ns, propagation="Foreground")
+    job = controllers.wait_child("batch/v1", "jobs", "fg-drop-1", timeout=30)
+    wait_for(
+        lambda: "foregroundDeletion" not in finalizers(kube, ns, "fg"),
+        20,
+        "the collector to finish the foreground part",
+    )
+    controllers.job_complete(job["metadata"]["name"])
+    controllers.wait_gone(ECAP, "deltatables", "fg")
+    assert operator.problems() == []
