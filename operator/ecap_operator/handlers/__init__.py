@@ -1,14 +1,16 @@
 """kopf handlers for the five ecap.io kinds and their children: thin wrappers around ``engine.reconcile``.
 
 Per kind ``<kind>`` (lowercase): ``<kind>_create``, ``<kind>_update``, ``<kind>_resume`` (reconcile and
-write status) and ``<kind>_event`` (forget deleted objects in the metrics), and for KafkaTopic
-``kafkatopic_delete`` (delete or release a Strimzi topic the garbage collector must not or cannot handle;
-only such KafkaTopics get a finalizer, see ``needs_finalizer``). One operator-wide task (``resync``, started
-by ``ecap_resync_start``) lists each kind every ``timer_interval`` s and repairs drift: no per-object kopf
-timer, which would put a finalizer on every object (a PATCH and a watch event more each). Per child kind
-(``children.CHILD_KINDS``) ``child_<plural>``: a child with our labels changed, so its owner's status is
-refreshed at once (read only), or it was deleted, so its owner is reconciled at once (a child deleted by
-hand comes back now); other drift repair stays with the change handlers and the resync.
+write status) and ``<kind>_event`` (forget deleted objects in the metrics); for KafkaTopic
+``kafkatopic_delete`` (delete or release a Strimzi topic the garbage collector must not or cannot handle)
+and for DeltaTable ``deltatable_delete`` (deletionPolicy Delete: a drop Job deletes the table's data before
+the object may go). Only those objects get a finalizer, see ``needs_finalizer``.
+One operator-wide task (``resync``, started by ``ecap_resync_start``) lists each kind every
+``timer_interval`` s and repairs drift: no per-object kopf timer, which would put a finalizer on every
+object (a PATCH and a watch event more each). Per child kind (``children.CHILD_KINDS``) ``child_<plural>``:
+a child with our labels changed, so its owner's status is refreshed at once (read only), or it was deleted,
+so its owner is reconciled at once (a child deleted by hand comes back now); other drift repair stays with
+the change handlers and the resync.
 
 Status is written straight to the status subresource under the owner's lock (``engine.OwnerLocks``), never
 through kopf's ``patch``: kopf applies that after the handler returns, when a child event may already have
