@@ -354,21 +354,45 @@ def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
     return filesystem, path
 
 
+DROP_MARKER = "_ecap_dropping"
+"""Written into a table's folder before anything is deleted: a drop cut short (a killed pod) leaves a
+folder that may no longer look like a Delta table, and the marker lets the next attempt finish it."""
+
+
 def drop_table(location: str) -> DropResult:
     """Delete a Delta table: its data files, its log and its folder (deletionPolicy Delete).
 
-    Only a folder that is a Delta table is deleted, so a mistyped location never removes other data;
-    a location with nothing there reports ``dropped=False``.
+    Only a folder that is a Delta table (or one a cut-short drop left marked) is deleted, so a
+    mistyped location never removes other data; a location with nothing there reports
+    ``dropped=False``. The log goes last, so until the data files are gone it still reads as a table.
     """
     filesystem, path = _filesystem(location)
     info = filesystem.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
         return DropResult(location, dropped=False, version=None, files=0, bytes=0)
-    if not table_exists(location):
+    marker = f"{path.rstrip('/')}/{DROP_MARKER}"
+    resuming = filesystem.get_file_info(marker).type == pafs.FileType.File
+    version: int | None = None
+    if table_exists(location):
+        version = open_table(location).version()
+    elif not resuming:
         raise LakeError(f"{location} exists but is not a Delta table (no _delta_log): refusing to delete it")
-    version = open_table(location).version()
     contents = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
-    files = [entry for entry in contents if entry.type == pafs.FileType.File]
+    files = [e for e in contents if e.type == pafs.FileType.File and e.path != marker]
+    if not resuming:
+        with filesystem.open_output_stream(marker) as out:
+            out.write(b"this table is being dropped (deletionPolicy Delete)\n")
+    root = path.rstrip("/")
+    log_dir = f"{root}/_delta_log"
+    for entry in filesystem.get_file_info(pafs.FileSelector(root)):  # top level: data files, partitions
+        if entry.path in {log_dir, marker}:
+            continue
+        if entry.type == pafs.FileType.Directory:
+            filesystem.delete_dir(entry.path)
+        else:
+            filesystem.delete_file(entry.path)
+    if filesystem.get_file_info(log_dir).type == pafs.FileType.Directory:
+        filesystem.delete_dir(log_dir)
     filesystem.delete_dir(path)
     return DropResult(
         location, dropped=True, version=version, files=len(files), bytes=sum(f.size or 0 for f in files)

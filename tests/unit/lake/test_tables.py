@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from deltalake import DeltaTable, write_deltalake
 from ecap.cli import main
 from ecap.lake import LakeError
 from ecap.lake.tables import (
+    DROP_MARKER,
     RetentionTooShort,
     SchemaChangeRefused,
     apply_table,
@@ -231,6 +233,19 @@ def test_drop_deletes_the_table_and_is_repeatable(tmp_path: Path) -> None:
     assert (tmp_path / "lake").is_dir()  # the lake itself and other tables stay
     again = drop_table(where)
     assert not again.dropped and again.files == 0
+
+
+def test_a_drop_cut_short_is_finished_by_the_next_attempt(tmp_path: Path) -> None:
+    where = tmp_path / "orders"
+    apply_table(spec(), str(where))
+    write_deltalake(str(where), rows(5), mode="append")
+    # What a pod killed after the marker and the log were gone (data files half deleted) leaves behind.
+    (where / DROP_MARKER).write_text("dropping\n")
+    shutil.rmtree(where / "_delta_log")
+    assert not DeltaTable.is_deltatable(str(where))
+    result = drop_table(str(where))
+    assert result.dropped and result.version is None and result.files >= 1
+    assert not where.exists()
 
 
 def test_drop_refuses_a_folder_that_is_not_a_delta_table(tmp_path: Path) -> None:
