@@ -14,7 +14,7 @@ A hand-over file appears atomically (written under a hidden name, then renamed) 
 commits any table, and a replayed batch (same offsets, same clean rows) finds it in place and
 skips it. Each micro-batch of the join is MERGEd into ``attribution`` on ``transaction_id`` with
 the query's own application transaction: replays collapse onto one row per purchase. Its checkpoint
-is ``<pipeline checkpoint>/attribution``.
+is ``<pipeline checkpoint>/attribution-join``.
 """
 
 from __future__ import annotations

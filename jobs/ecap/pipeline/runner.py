@@ -274,7 +274,9 @@ def run_pipeline(
             handover,
             plan.spec.attribution_window_minutes,
             plan.spec.watermark_seconds,
-            f"{plan.checkpoint}/attribution",
+            # Not ``attribution``: that checkpoint (of the join over Kafka it replaced) names other
+            # sources, and Spark refuses to restart a query whose sources changed.
+            f"{plan.checkpoint}/attribution-join",
             attribution_sink,
             f"ecap-attribution/{plan.namespace}/{plan.name}",
             plan.spec.trigger_seconds,
