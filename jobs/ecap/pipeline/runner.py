@@ -45,9 +45,9 @@ MICRO_BATCH_SQL_CONF: Final = {
     # batches are small and their shuffles cheap, so AQE's re-optimisation buys nothing here.
     "spark.sql.adaptive.enabled": "false",
     "spark.sql.shuffle.partitions": "2",
-    # Without AQE, every broadcast join still collects its small side in a job of its own; a
-    # two-partition shuffle join of micro-batch sizes costs less than that job (18 -> 11 per batch).
-    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    # Broadcast joins stay on: each collects its small side in a job of its own (a 100-record batch
+    # runs 15 jobs with them, 10 without), yet shuffle joins made such batches ~20% slower
+    # (8.0-8.8 s against 9.6-11.3 s measured side by side on a busy machine).
 }
 STOP_GRACE_S: Final = 300.0
 
