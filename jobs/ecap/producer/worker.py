@@ -178,11 +178,19 @@ def _serve(
         except Exception as err:  # noqa: BLE001 - not swallowed: sent to the parent, which raises it
             final = _pickled(err)
         sender.send_bytes(final)
-        _armed[0] = False
+        _disarm()
     except (_Stopped, BrokenPipeError):
         pass  # the parent stopped reading: nothing more is wanted
-    _armed[0] = False
+    _disarm()
     sender.close()
+
+
+def _disarm() -> None:
+    """Ignore the stop signal from now on. A Python handler is not enough: interpreter shutdown
+    (the spawn start method's exit path) restores the default action, which a late stop signal would
+    turn into death by signal instead of exit code 0."""
+    _armed[0] = False
+    signal.signal(STOP_SIGNAL, signal.SIG_IGN)
 
 
 def _pickled(err: Exception) -> bytes:
@@ -248,6 +256,7 @@ class GeneratorWorker:
             self.process.start()
         sender.close()  # only the child writes: its exit is then our end of file
         self.exit_code: int | None = None
+        self._finished = False
 
     def __iter__(self) -> GeneratorWorker:
         return self
@@ -265,6 +274,7 @@ class GeneratorWorker:
         tag, body = unpack_message(payload)
         if tag == CHUNK:
             return [ShippedBatch(stream, keys, values, ts) for stream, keys, values, ts in body]
+        self._finished = True  # the child sent its last message and exits by itself
         self.close()
         if tag == FAILED:
             raise body
@@ -274,7 +284,7 @@ class GeneratorWorker:
         """Stop the child (wherever it is) and wait for it; idempotent."""
         if self._receiver is None:
             return
-        if self.process.is_alive() and self.process.pid is not None:
+        if not self._finished and self.process.is_alive() and self.process.pid is not None:
             try:
                 os.kill(self.process.pid, STOP_SIGNAL)
             except ProcessLookupError:
