@@ -39,13 +39,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ecap.producer.errors import ProducerError
 from ecap_operator.api import DataProducerSpec
 
 if TYPE_CHECKING:
-    from ecap.producer.runner import RunPlan
+    from ecap.producer.runner import EventBatchLike, RunPlan
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +56,6 @@ STOP_SIGNAL: Final = signal.SIGUSR1
 JOIN_TIMEOUT_S: Final = 5.0
 _PR_SET_PDEATHSIG: Final = 1
 StartMethod = Literal["fork", "spawn"]
-
-
-class BatchLike(Protocol):
-    """What is shipped: one stream's records, keys and values already serialised."""
-
-    @property
-    def stream(self) -> str: ...
-    @property
-    def keys(self) -> Sequence[bytes]: ...
-    @property
-    def values(self) -> Sequence[bytes | str]: ...
-    @property
-    def timestamps_ms(self) -> Sequence[int]: ...
 
 
 @dataclass(frozen=True)
@@ -86,7 +73,7 @@ class ShippedBatch:
 # (FAILED, exception). Pickle copies lists of bytes in C on both sides: cheaper than any framing of ours.
 
 
-def pack_chunk(chunk: Sequence[BatchLike]) -> bytes:
+def pack_chunk(chunk: Sequence[EventBatchLike]) -> bytes:
     """One message for a chunk: each batch's stream, keys, values and timestamps."""
     body = [(b.stream, b.keys, b.values, b.timestamps_ms) for b in chunk]
     return pickle.dumps((CHUNK, body), protocol=pickle.HIGHEST_PROTOCOL)
@@ -116,7 +103,7 @@ def _message(tag: str, body: object) -> bytes:
 # ------------------------------------------------------------------------------------------ the child
 
 
-def shop_chunks(spec: DataProducerSpec, plan: RunPlan, start_s: float) -> Iterator[Sequence[BatchLike]]:
+def shop_chunks(spec: DataProducerSpec, plan: RunPlan, start_s: float) -> Iterator[Sequence[EventBatchLike]]:
     """The shop generator's chunks for a plan (in whichever process calls it), values as ``str``.
 
     Realtime windows start at ``start_s`` (epoch seconds); replay covers the plan's whole days (UTC).
