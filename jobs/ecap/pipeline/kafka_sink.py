@@ -26,12 +26,12 @@ class KafkaOutputs:
     ) -> None:
         self.topics = dict(topics)
         self.flush_timeout_s = flush_timeout_s
-        self._producer = Producer(
+        self._producer: Producer | None = Producer(
             {
                 **config,
                 "enable.idempotence": True,
                 "linger.ms": 20,
-                "compression.type": "gzip",
+                "compression.type": "lz4",
                 "queue.buffering.max.messages": 1_000_000,
             }
         )
@@ -42,6 +42,9 @@ class KafkaOutputs:
         topic = self.topics.get(role)
         if topic is None or messages.num_rows == 0:
             return 0
+        if self._producer is None:
+            raise SinkError(f"{topic}: the pipeline's Kafka outputs are closed")
+        producer = self._producer
         errors: list[str] = []
 
         def delivered(err: KafkaError | None, _msg: Message) -> None:
@@ -53,11 +56,11 @@ class KafkaOutputs:
         for key, value in zip(keys, values, strict=True):
             while True:
                 try:
-                    self._producer.produce(topic, value=value, key=key, on_delivery=delivered)
+                    producer.produce(topic, value=value, key=key, on_delivery=delivered)
                     break
                 except BufferError:
-                    self._producer.poll(0.1)
-        remaining = self._producer.flush(self.flush_timeout_s)
+                    producer.poll(0.1)
+        remaining = producer.flush(self.flush_timeout_s)
         if remaining or errors:
             raise SinkError(
                 f"{topic}: {remaining} messages unacknowledged after {self.flush_timeout_s:.0f}s; "
@@ -67,4 +70,12 @@ class KafkaOutputs:
         return len(keys)
 
     def close(self) -> None:
-        self._producer.flush(self.flush_timeout_s)
+        """Flush and destroy the client now: left to the garbage collector, librdkafka would keep
+        reconnecting (and logging) after the broker is gone, e.g. at the end of ``ecap up``."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        remaining = producer.flush(self.flush_timeout_s)
+        del producer
+        if remaining:
+            raise SinkError(f"{remaining} output messages unacknowledged at close")
