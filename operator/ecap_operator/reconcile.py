@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import kopf
 from pydantic import BaseModel, ValidationError
@@ -100,6 +100,18 @@ def parse_spec(kind: str, body: Mapping[str, Any]) -> BaseModel:
         return KINDS[kind].spec.model_validate(body.get("spec") or {})
     except ValidationError as err:
         raise InvalidSpecError(describe_validation_error(f"{kind}/{meta.get('name')}", err)) from None
+
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+
+def valid_spec(kind: str, body: Mapping[str, Any], model: type[SpecT]) -> SpecT | None:
+    """The spec, or None when it is invalid: for decisions about data, which are never taken on a guess."""
+    try:
+        spec = parse_spec(kind, body)
+    except InvalidSpecError:
+        return None
+    return spec if isinstance(spec, model) else None
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -19,16 +19,15 @@ from .api import DeletionPolicy, DeltaTableSpec, DeltaTableStatus
 from .builders import Owner, build_drop_job, build_resources_configmap, content_hash, table_location
 from .builders.delta_table import DROP_ATTEMPT_ANNOTATION, DROP_COMPONENT
 from .conditions import ChildHealth, Health, Reason, job_health, summarize
-from .errors import InvalidSpecError
 from .labels import selector_labels
 from .reconcile import (
     Context,
     Desired,
     adopt,
     controller_uid,
-    parse_spec,
     previous_conditions,
     status_patch,
+    valid_spec,
 )
 
 Manifest = dict[str, Any]
@@ -70,11 +69,7 @@ def wants_drop(body: Mapping[str, Any]) -> bool:
 
 def parse_table_spec(body: Mapping[str, Any]) -> DeltaTableSpec | None:
     """The DeltaTable's spec, None when it is invalid."""
-    try:
-        spec = parse_spec("DeltaTable", body)
-    except InvalidSpecError:
-        return None
-    return spec if isinstance(spec, DeltaTableSpec) else None
+    return valid_spec("DeltaTable", body, DeltaTableSpec)
 
 
 def drop_selector(owner: Owner) -> dict[str, str]:

@@ -50,6 +50,7 @@ from ..reconcile import (
     status_segmentation_run,
     status_streaming_pipeline,
     topic_refs,
+    valid_spec,
 )
 from ..settings import OperatorSettings
 from ..table_drop import (
@@ -234,12 +235,8 @@ def reconcile(
 
 
 def placement_spec(body: Mapping[str, Any]) -> KafkaTopicSpec | None:
-    try:
-        spec = parse_spec("KafkaTopic", body)
-    except InvalidSpecError:
-        return None
-    assert isinstance(spec, KafkaTopicSpec)  # noqa: S101 - parse_spec returns the kind's model
-    return spec
+    """The KafkaTopic's spec, None when it is invalid."""
+    return valid_spec("KafkaTopic", body, KafkaTopicSpec)
 
 
 def let_go_of(
