@@ -68,6 +68,19 @@ def rows(n: int, start: int = 0, day: dt.date = dt.date(2026, 11, 1)) -> pa.Tabl
     )
 
 
+def write_manifest(folder: Path) -> Path:
+    """A file holding the ``orders`` DeltaTable resource, as a user passes it to ``ecap table -f``."""
+    manifest = folder / "tables.yaml"
+    resource = {
+        "apiVersion": "ecap.io/v1alpha1",
+        "kind": "DeltaTable",
+        "metadata": {"name": "orders"},
+        "spec": BASE,
+    }
+    manifest.write_text(json.dumps(resource))
+    return manifest
+
+
 def test_parse_type_handles_nested_and_decimal() -> None:
     assert (
         json.loads(parse_type("array<struct<a:decimal(12,2),b:map<string,long>>>").to_json())["type"]
@@ -187,17 +200,7 @@ def test_time_travel_and_restore(tmp_path: Path) -> None:
 
 
 def test_cli_apply_describe_maintain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    manifest = tmp_path / "tables.yaml"
-    manifest.write_text(
-        json.dumps(
-            {
-                "apiVersion": "ecap.io/v1alpha1",
-                "kind": "DeltaTable",
-                "metadata": {"name": "orders"},
-                "spec": BASE,
-            }
-        )
-    )
+    manifest = write_manifest(tmp_path)
     lake = str(tmp_path / "lake")
     assert main(["table", "apply", "-f", str(manifest), "--lake", lake, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["action"] == "created"
@@ -258,17 +261,7 @@ def test_drop_refuses_a_folder_that_is_not_a_delta_table(tmp_path: Path) -> None
 
 
 def test_cli_drop_needs_confirmation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    manifest = tmp_path / "tables.yaml"
-    manifest.write_text(
-        json.dumps(
-            {
-                "apiVersion": "ecap.io/v1alpha1",
-                "kind": "DeltaTable",
-                "metadata": {"name": "orders"},
-                "spec": BASE,
-            }
-        )
-    )
+    manifest = write_manifest(tmp_path)
     lake = str(tmp_path / "lake")
     assert main(["table", "apply", "-f", str(manifest), "--lake", lake]) == 0
     capsys.readouterr()
