@@ -13,9 +13,7 @@ value at one sorted position (an order statistic), so ``score_columns`` finds th
 metric and compares. Three small jobs over the (cached) metrics do it: a count; a seeded sample that
 brackets each position with a value window; and one grouped count (grouping sets, all metrics at once)
 of the rows below each window and of every distinct value inside it, which locates each position
-exactly (a window that misses is widened and counted again). ``rank_columns`` gives the ranks
-themselves, also in parallel: few distinct values are ranked on the driver and broadcast-joined back;
-many are cut into value-range buckets ranked in parallel and shifted by the rows of earlier buckets.
+exactly (a window that misses is widened and counted again).
 """
 
 from __future__ import annotations
@@ -25,13 +23,13 @@ import logging
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - the conventional PySpark alias
 
 from . import SegmentationError
@@ -85,10 +83,6 @@ VALUE_TIERS: Final[dict[int, str]] = {5: "platinum", 4: "gold", 3: "silver", 2: 
 RFM_METRIC_COLUMNS: Final = ("customer_id", "recency_days", "frequency", "monetary")
 MONEY_TYPE: Final = "decimal(18,2)"
 
-# Above this many distinct values a metric is ranked in value-range buckets rather than on the driver.
-MAX_DRIVER_VALUES: Final = 50_000
-# Keys sampled to place bucket boundaries (balance only: ranks are exact whatever the boundaries).
-SAMPLE_ROWS: Final = 20_000
 SAMPLE_SEED: Final = 20_261_130
 
 # Metric rows sampled to place the windows that must hold each scoring position (more rows: narrower
@@ -96,7 +90,6 @@ SAMPLE_SEED: Final = 20_261_130
 QUANTILE_SAMPLE_ROWS: Final = 50_000
 WINDOW_SIGMAS: Final = 4.0
 
-RankStrategy = Literal["auto", "values", "buckets"]
 Value = int | Decimal
 """A metric value: whole days, an order count or money."""
 
@@ -185,161 +178,6 @@ def _sum_money(column: str) -> Column:
     """
     cents = (F.col(column) * F.lit(100)).cast("long")
     return (F.sum(cents).cast("decimal(20,0)") / F.lit(100)).cast(MONEY_TYPE)
-
-
-def _order_expr(order: MetricOrder) -> Column:
-    return F.col(order.column).asc() if order.ascending else F.col(order.column).desc()
-
-
-def _sort_key(order: MetricOrder) -> Column:
-    """A double that grows from worst to best: monotone in the metric, so ties stay equal."""
-    value = F.col(order.column).cast("double")
-    return value if order.ascending else -value
-
-
-@dataclass(frozen=True)
-class _RankPlan:
-    order: MetricOrder
-    rank_col: str
-    bounds: tuple[float, ...] | None
-    """Bucket boundaries of the sort key; None ranks from per-value counts on the driver."""
-
-    @property
-    def group_col(self) -> str:
-        return self.order.column if self.bounds is None else f"_bucket_{self.order.column}"
-
-    def bucket(self) -> Column:
-        assert self.bounds is not None  # noqa: S101 - only called for bucket plans
-        key = _sort_key(self.order)
-        # Number of boundaries below the key: monotone, so equal values share a bucket.
-        return sum((F.when(key > F.lit(b), 1).otherwise(0) for b in self.bounds), F.lit(0)).cast("int")
-
-
-def _plan(
-    df: DataFrame,
-    targets: list[tuple[MetricOrder, str]],
-    strategy: RankStrategy,
-    buckets: int,
-    max_driver_values: int,
-) -> tuple[int, list[_RankPlan]]:
-    """Row count and distinct-value estimates in one pass; bucket boundaries from a small sample.
-
-    Boundaries only balance the work: any increasing boundaries give exact ranks, so a seeded
-    sample of about ``SAMPLE_ROWS`` keys is enough and much cheaper than exact or streaming quantiles.
-    """
-    aggregates = [F.count(F.lit(1)).alias("_n")]
-    aggregates += [
-        F.approx_count_distinct(o.column).alias(f"_distinct{i}") for i, (o, _) in enumerate(targets)
-    ]
-    stats = df.agg(*aggregates).collect()[0]
-    n = int(stats["_n"])
-    by_values = [
-        strategy == "values" or (strategy == "auto" and stats[f"_distinct{i}"] <= max_driver_values) or n == 0
-        for i in range(len(targets))
-    ]
-    bounds: dict[int, tuple[float, ...]] = {}
-    sampled = [i for i, values in enumerate(by_values) if not values]
-    if sampled:
-        fraction = min(1.0, SAMPLE_ROWS / n)
-        keys = [_sort_key(targets[i][0]).alias(f"_key{i}") for i in sampled]
-        rows = df.select(*keys).sample(fraction=fraction, seed=SAMPLE_SEED).toArrow()
-        probabilities = np.arange(1, buckets) / buckets
-        for i in sampled:
-            column = rows[f"_key{i}"].to_numpy() if rows.num_rows else np.zeros(0)
-            quantiles = np.quantile(column, probabilities) if len(column) else np.zeros(0)
-            bounds[i] = tuple(sorted({float(q) for q in quantiles}))
-    plans = [_RankPlan(order, rank_col, bounds.get(i)) for i, (order, rank_col) in enumerate(targets)]
-    return n, plans
-
-
-def _group_counts(df: DataFrame, plans: list[_RankPlan]) -> list[dict[object, int]]:
-    """A second pass: rows per distinct value (value plans) or per bucket (bucket plans), all at once."""
-    columns = [F.col(p.order.column) if p.bounds is None else p.bucket().alias(p.group_col) for p in plans]
-    names = [p.group_col for p in plans]
-    grouped = df.select(*columns).groupingSets([[name] for name in names], *names)
-    rows = grouped.agg(F.count(F.lit(1)).alias("_count"), F.grouping_id().alias("_set")).collect()
-    width = len(names)
-    everything = (1 << width) - 1
-    counts: list[dict[object, int]] = [{} for _ in plans]
-    for row in rows:
-        for index, name in enumerate(names):
-            if row["_set"] == everything ^ (1 << (width - 1 - index)):
-                if row[name] is None:
-                    raise SegmentationError(f"cannot rank {plans[index].order.column!r}: it holds nulls")
-                counts[index][row[name]] = int(row["_count"])
-    return counts
-
-
-def _rank_by_values(df: DataFrame, plan: _RankPlan, counts: dict[object, int]) -> DataFrame:
-    """Rank per distinct value computed on the driver (few values), broadcast-joined back."""
-    ordered = sorted(counts, key=lambda value: value, reverse=not plan.order.ascending)  # type: ignore[arg-type,return-value]
-    ranks: list[int] = []
-    seen = 0
-    for value in ordered:
-        ranks.append(seen + 1)
-        seen += counts[value]
-    value_type = df.schema[plan.order.column].dataType
-    table = pa.table({"_value": ordered, plan.rank_col: pa.array(ranks, pa.int64())})
-    rank_df = df.sparkSession.createDataFrame(table).select(
-        F.col("_value").cast(value_type).alias("_value"), F.col(plan.rank_col)
-    )
-    joined = df.join(F.broadcast(rank_df), df[plan.order.column] == rank_df["_value"], "left")
-    return joined.drop("_value")
-
-
-def _rank_by_buckets(df: DataFrame, plan: _RankPlan, sizes: dict[object, int]) -> DataFrame:
-    """Rank within value-range buckets in parallel, then add the rows of all earlier buckets."""
-    assert plan.bounds is not None  # noqa: S101 - a bucket plan
-    offsets: list[int] = []
-    seen = 0
-    for index in range(len(plan.bounds) + 1):
-        offsets.append(seen)
-        seen += sizes.get(index, 0)
-    window = Window.partitionBy(plan.group_col).orderBy(_order_expr(plan.order))
-    offset = F.element_at(F.array(*[F.lit(o) for o in offsets]), F.col(plan.group_col) + 1)
-    return (
-        df.withColumn(plan.group_col, plan.bucket())
-        .withColumn(plan.rank_col, (F.rank().over(window) + offset).cast("long"))
-        .drop(plan.group_col)
-    )
-
-
-def _prepare(
-    df: DataFrame,
-    targets: list[tuple[MetricOrder, str]],
-    strategy: RankStrategy,
-    buckets: int | None,
-    max_driver_values: int,
-) -> tuple[int, list[tuple[_RankPlan, dict[object, int]]]]:
-    if strategy not in ("auto", "values", "buckets"):
-        raise SegmentationError(f"rank strategy must be auto, values or buckets, got {strategy!r}")
-    if buckets is None:
-        partitions = int(df.sparkSession.conf.get("spark.sql.shuffle.partitions") or "4")
-        buckets = max(8, 4 * partitions)
-    n, plans = _plan(df, targets, strategy, buckets, max_driver_values)
-    return n, list(zip(plans, _group_counts(df, plans), strict=True))
-
-
-def rank_columns(
-    df: DataFrame,
-    targets: list[tuple[MetricOrder, str]],
-    strategy: RankStrategy = "auto",
-    buckets: int | None = None,
-    max_driver_values: int = MAX_DRIVER_VALUES,
-) -> tuple[DataFrame, int]:
-    """``df`` plus one ``RANK()`` column per (metric order, rank column), and the row count.
-
-    Two small jobs over ``df`` (cache it first) plan and count; the ranks themselves are computed in
-    the returned DataFrame without any single-partition step.
-    """
-    n, prepared = _prepare(df, targets, strategy, buckets, max_driver_values)
-    ranked = df
-    for plan, counts in prepared:
-        if plan.bounds is None:
-            ranked = _rank_by_values(ranked, plan, counts)
-        else:
-            ranked = _rank_by_buckets(ranked, plan, counts)
-    return ranked, n
 
 
 @dataclass(frozen=True)
@@ -538,23 +376,6 @@ def score_columns(
             score = score + F.when(_compare(df, order, values[position], strictly=True), 1).otherwise(0)
         scored = scored.withColumn(score_col, score.cast("int"))
     return scored
-
-
-def distributed_rank(
-    df: DataFrame,
-    column: str,
-    ascending: bool = True,
-    rank_col: str | None = None,
-    strategy: RankStrategy = "auto",
-    buckets: int | None = None,
-    max_driver_values: int = MAX_DRIVER_VALUES,
-) -> DataFrame:
-    """``df`` plus ``rank_col`` equal to ``RANK() OVER (ORDER BY column [DESC])``, computed in parallel.
-
-    The column must hold no nulls (RFM metrics never do).
-    """
-    targets = [(MetricOrder(column, ascending), rank_col or f"{column}_rank")]
-    return rank_columns(df, targets, strategy, buckets, max_driver_values)[0]
 
 
 def _segment_of_scores() -> Column:

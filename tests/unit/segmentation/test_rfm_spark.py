@@ -17,7 +17,7 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from ecap.lake import read_delta
 from ecap.segmentation import SegmentationError
-from ecap.segmentation.rfm import compute_rfm, distributed_rank, rfm_metrics, score_from_rank, score_rfm
+from ecap.segmentation.rfm import compute_rfm, rfm_metrics, score_from_rank, score_rfm
 from ecap.segmentation.synthetic import orders
 from tests.fixtures.segmentation import WriteOrders
 
@@ -122,36 +122,6 @@ def _random_metrics(spark: SparkSession, seed: int, n: int = 240) -> DataFrame:
         }
     )
     return spark.createDataFrame(table).withColumn("monetary", F.col("monetary").cast("decimal(18,2)"))
-
-
-@pytest.mark.parametrize("strategy", ["values", "buckets"])
-@pytest.mark.parametrize(
-    ("column", "ascending"), [("recency_days", False), ("frequency", True), ("monetary", True)]
-)
-def test_distributed_rank_equals_sql_rank(
-    spark: SparkSession, strategy: str, column: str, ascending: bool
-) -> None:
-    metrics = _random_metrics(spark, seed=7).cache()
-    order = F.col(column).asc() if ascending else F.col(column).desc()
-    expected = {
-        row["customer_id"]: row["rank"]
-        for row in metrics.withColumn("rank", F.rank().over(Window.orderBy(order))).collect()
-    }
-    # 7 buckets over 240 rows: ties of one value straddle quantiles, several buckets hold many values.
-    ranked = distributed_rank(metrics, column, ascending, "rank", strategy=strategy, buckets=7)  # type: ignore[arg-type]
-    assert {row["customer_id"]: row["rank"] for row in ranked.collect()} == expected
-
-
-def test_auto_strategy_falls_back_to_buckets_above_the_driver_limit(spark: SparkSession) -> None:
-    metrics = _random_metrics(spark, seed=3).cache()
-    expected = {
-        r["customer_id"]: r["rank"]
-        for r in metrics.withColumn("rank", F.rank().over(Window.orderBy("monetary"))).collect()
-    }
-    ranked = distributed_rank(metrics, "monetary", True, "rank", max_driver_values=10)
-    plan = ranked._jdf.queryExecution().executedPlan().toString()
-    assert "Window" in plan  # ranked per bucket, not from a driver-side value table
-    assert {r["customer_id"]: r["rank"] for r in ranked.collect()} == expected
 
 
 @pytest.mark.parametrize("seed", [11, 12])
