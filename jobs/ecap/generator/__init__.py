@@ -5,7 +5,7 @@ Public API::
     gen = ShopGenerator(spec)                        # spec: ecap_operator.api.DataProducerSpec
     gen.replay(start, end, events_per_day)           # Iterator[list[EventBatch]], as fast as possible
     gen.realtime(rate, now=time.time, interval_s=1)  # Iterator[list[EventBatch]], endless; caller paces
-    gen.replay_text(...), gen.realtime_text(...)     # the same with str values (TextEventBatch)
+    gen.replay_packed(...), gen.realtime_packed(...) # the same as PackedBatch (one buffer per stream)
     gen.window_end_ms                                # end of the window of the last yielded chunk
     gen.events(start, end, events_per_day)           # decoded dicts per stream (tests, analysis)
     decode(chunks)                                   # the same for chunks you already have
@@ -29,6 +29,17 @@ but ``time_anomaly`` completes a checkout between 02:00 and 04:00 local time.
 """
 
 from .errors import GeneratorError
-from .generator import STREAMS, EventBatch, ShopGenerator, TextEventBatch, decode
+from .generator import STREAMS, EventBatch, ShopGenerator, decode, unpacked
+from .packed import PackedBatch, pack_records, pack_text
 
-__all__ = ["STREAMS", "EventBatch", "GeneratorError", "ShopGenerator", "TextEventBatch", "decode"]
+__all__ = [
+    "STREAMS",
+    "EventBatch",
+    "GeneratorError",
+    "PackedBatch",
+    "ShopGenerator",
+    "decode",
+    "pack_records",
+    "pack_text",
+    "unpacked",
+]

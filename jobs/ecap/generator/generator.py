@@ -38,6 +38,7 @@ from .orders import (
     normal_discount,
     transaction_json,
 )
+from .packed import PackedBatch, pack_text
 from .population import SEGMENT_WEIGHTS, SEGMENTS, Population, build_population, channel_table
 
 TRANSACTIONS: Final = "transactions"
@@ -81,23 +82,6 @@ class EventBatch:
     timestamps_ms: list[int]
 
 
-@dataclass(frozen=True)
-class TextEventBatch:
-    """An ``EventBatch`` whose values are still ``str`` (the JSON text, not yet UTF-8 encoded).
-
-    For a consumer that hands values to confluent-kafka, which encodes ``str`` itself: the producer's
-    generator worker ships these and saves the encoding pass. ``encoded()`` gives the ``EventBatch``.
-    """
-
-    stream: str
-    keys: list[bytes]
-    values: list[str]
-    timestamps_ms: list[int]
-
-    def encoded(self) -> EventBatch:
-        return EventBatch(self.stream, self.keys, [v.encode() for v in self.values], self.timestamps_ms)
-
-
 class _Buffer:
     """Serialised events waiting for the window that contains their timestamp."""
 
@@ -112,15 +96,15 @@ class _Buffer:
             self.keys.extend(keys)
             self.values.extend(values)
 
-    def take_before(self, end_ms: int | None) -> tuple[list[int], list[bytes], list[str]]:
+    def take_before(self, end_ms: int | None) -> tuple[npt.NDArray[np.int64], list[bytes], list[str]]:
         """Remove and return, in time order, the events before ``end_ms`` (all when None)."""
         if not self.ts:
-            return [], [], []
+            return np.zeros(0, dtype=np.int64), [], []
         ts = np.concatenate(self.ts)
         order = np.argsort(ts, kind="stable")
         split = order.size if end_ms is None else int(np.searchsorted(ts[order], end_ms, side="left"))
         take, keep = order[:split].tolist(), order[split:].tolist()
-        out = (ts[take].tolist(), [self.keys[i] for i in take], [self.values[i] for i in take])
+        out = (ts[order[:split]], [self.keys[i] for i in take], [self.values[i] for i in take])
         self.ts = [ts[keep]] if keep else []
         self.keys = [self.keys[i] for i in keep]
         self.values = [self.values[i] for i in keep]
@@ -194,14 +178,14 @@ class ShopGenerator:
     # ------------------------------------------------------------------ public API
 
     def replay(self, start: datetime, end: datetime, events_per_day: int) -> Iterator[list[EventBatch]]:
-        """Events of [start, end) as fast as possible, chunk by chunk in time order (see ``replay_text``)."""
-        for chunk in self.replay_text(start, end, events_per_day):
-            yield [batch.encoded() for batch in chunk]
+        """Events of [start, end) as fast as possible, in time order, as lists (see ``replay_packed``)."""
+        for chunk in self.replay_packed(start, end, events_per_day):
+            yield [unpacked(batch) for batch in chunk]
 
-    def replay_text(
+    def replay_packed(
         self, start: datetime, end: datetime, events_per_day: int
-    ) -> Iterator[list[TextEventBatch]]:
-        """Events of [start, end) as fast as possible, chunk by chunk in time order; values as ``str``.
+    ) -> Iterator[list[PackedBatch]]:
+        """Events of [start, end) as fast as possible, chunk by chunk in time order, packed.
 
         ``events_per_day`` is the volume of an ordinary weekday; weekends and seasonal events scale
         it up, the hour-of-day profile shapes it. Sessions that start before ``end`` are emitted whole
@@ -233,13 +217,13 @@ class ShopGenerator:
     def realtime(
         self, rate: float, now: Callable[[], float] = time.time, interval_s: float = 1.0
     ) -> Iterator[list[EventBatch]]:
-        """Endless consecutive windows of ``interval_s`` starting at ``now()`` (see ``realtime_text``)."""
-        for chunk in self.realtime_text(rate, now, interval_s):
-            yield [batch.encoded() for batch in chunk]
+        """Endless consecutive windows of ``interval_s`` starting at ``now()`` (see ``realtime_packed``)."""
+        for chunk in self.realtime_packed(rate, now, interval_s):
+            yield [unpacked(batch) for batch in chunk]
 
-    def realtime_text(
+    def realtime_packed(
         self, rate: float, now: Callable[[], float] = time.time, interval_s: float = 1.0
-    ) -> Iterator[list[TextEventBatch]]:
+    ) -> Iterator[list[PackedBatch]]:
         """Endless consecutive windows of ``interval_s`` starting at ``now()``; the caller paces.
 
         ``rate`` is the base events/s of an ordinary weekday hour-average; the temporal multipliers of
@@ -297,7 +281,7 @@ class ShopGenerator:
         share = self.spec.product_update_share if PRODUCT_UPDATES in self.streams else 0.0
         return events_per_ms * (1.0 - share) / self._events_per_session, events_per_ms * share
 
-    def _window(self, t0: int, t1: int, events_per_ms: float) -> list[TextEventBatch]:
+    def _window(self, t0: int, t1: int, events_per_ms: float) -> list[PackedBatch]:
         session_rate, update_rate = self._rates(events_per_ms)
         if PRODUCT_UPDATES in self.streams:
             if not self._snapshot_sent:
@@ -314,12 +298,12 @@ class ShopGenerator:
         self.window_end_ms = t1
         return self._drain(t1)
 
-    def _drain(self, end_ms: int | None) -> list[TextEventBatch]:
+    def _drain(self, end_ms: int | None) -> list[PackedBatch]:
         out = []
         for stream in STREAMS:
             ts, keys, values = self._buffers[stream].take_before(end_ms)
             if keys:
-                out.append(TextEventBatch(stream, keys, values, ts))
+                out.append(pack_text(stream, keys, values, ts))
         return out
 
     def _offsets(self, epoch_ms: int) -> npt.NDArray[np.int64]:
@@ -893,6 +877,11 @@ def _mid(segment: str, channel: str) -> str:
 
 def _tail(location_json: str, device_json: str) -> str:
     return f'"location":{location_json},"device":{device_json}'
+
+
+def unpacked(batch: PackedBatch) -> EventBatch:
+    """A packed batch as lists of bytes, one object per record (for in-process consumers)."""
+    return EventBatch(batch.stream, batch.key_list(), batch.value_list(), batch.timestamps_ms.tolist())
 
 
 def decode(chunks: Iterable[Sequence[EventBatch]]) -> dict[str, list[dict[str, Any]]]:

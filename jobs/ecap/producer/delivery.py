@@ -33,9 +33,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
 
+import numpy as np
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from ecap import schemas
+from ecap.generator.packed import PackedBatch, pack_records
 from ecap.producer.classify import Disposition, classify, reason_of
 from ecap.producer.retry import RetryPolicy
 
@@ -280,21 +282,40 @@ class DeliveryEngine:
         values: Sequence[Value],
         timestamps_ms: Sequence[int],
     ) -> None:
-        """Enqueue records for one topic. Blocks (polling) while the local queue is full, never drops."""
+        """Enqueue records given as lists (see ``send_packed``)."""
+        self.send_packed(topic, pack_records(topic, keys, values, timestamps_ms))
+
+    def send_packed(self, topic: str, batch: PackedBatch, lo: int = 0, hi: int | None = None) -> None:
+        """Enqueue records [lo, hi) of a packed batch for one topic. Blocks (polling) while the local
+        queue is full, never drops. Each record is sliced out of the batch's buffer right here: the
+        only per-record object is the ``bytes`` librdkafka copies from."""
+        hi = len(batch) if hi is None else hi
         stats = self.stats.get(topic)
         if stats is None:
             stats = self.stats[topic] = TopicStats()
             self.topic_limits.setdefault(topic, KAFKA_DEFAULT_MAX_MESSAGE_BYTES)
+        if hi <= lo:
+            return
         limit = self.topic_limits[topic] - RECORD_OVERHEAD_BYTES
-        stats.produced += len(values)
+        stats.produced += hi - lo
+        value_starts, value_ends = batch.value_starts[lo:hi], batch.value_ends[lo:hi]
+        key_ends = batch.key_ends[lo:hi]
+        key_starts = batch.key_starts[lo:hi]
+        sizes = (value_ends - value_starts) + (key_ends - key_starts)
+        too_large = set(np.flatnonzero(sizes > limit).tolist())
+        values, keys = batch.values, batch.keys
         produce = self._producer.produce
-        # One pass in C over the lengths usually shows that no record can be too large: then skip the
-        # check (a str value's UTF-8 form has at most 4 bytes per character).
-        check_sizes = bool(values) and (
-            4 * max(map(len, values)) + max(map(len, filter(None, keys)), default=0) > limit
+        records = zip(
+            value_starts.tolist(),
+            value_ends.tolist(),
+            key_starts.tolist(),
+            key_ends.tolist(),
+            batch.timestamps_ms[lo:hi].tolist(),
+            strict=True,
         )
-        for key, value, ts in zip(keys, values, timestamps_ms, strict=True):
-            if check_sizes and _byte_size(value) + (len(key) if key else 0) > limit:
+        for index, (a, b, c, d, ts) in enumerate(records):
+            value, key = values[a:b], keys[c:d]
+            if too_large and index in too_large:
                 self._too_large(topic, key, value, ts)
                 continue
             try:

@@ -12,7 +12,6 @@ over the same shop (``pod_instance``); a replay stays the seed's reproducible st
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import logging
 import os
@@ -26,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import FrameType
 from typing import Final, Literal, Protocol
 
+import numpy as np
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported without __all__
     AdminClient,
@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from ecap import schemas
+from ecap.generator.packed import PackedBatch, pack_records
 from ecap.kafka import KafkaSetupError, check_reachable, client_config, resolve_bootstrap
 from ecap.producer.delivery import KAFKA_DEFAULT_MAX_MESSAGE_BYTES, DeliveryEngine, DeliverySettings
 from ecap.producer.errors import MissingTopicError, ProducerError
@@ -52,7 +53,8 @@ Mode = Literal["realtime", "replay"]
 
 
 class EventBatchLike(Protocol):
-    """What the generator yields: records of one stream, keys and values already serialised."""
+    """Records of one stream as lists, keys and values already serialised (a hand-made source; the
+    generator worker yields ``PackedBatch`` instead, and a source may yield either)."""
 
     @property
     def stream(self) -> str: ...
@@ -64,7 +66,7 @@ class EventBatchLike(Protocol):
     def timestamps_ms(self) -> Sequence[int]: ...
 
 
-BatchStream = Iterator[Sequence[EventBatchLike]]
+BatchStream = Iterator[Sequence[EventBatchLike | PackedBatch]]
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class ProduceReport:
     topics: dict[str, TopicReport] = field(default_factory=dict)
     producers: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    startup_s: float | None = None
+    """From the start to the first chunk of generated events in hand (building the shop, starting the
+    generator worker, checking the broker); None if no chunk came."""
     client_rebuilds: int = 0  # producers replaced after a fatal error or a stall
     stopped_early: bool = False  # a stop signal or stop_event ended generation
     finished: bool = False  # every engine was closed (numbers are final)
@@ -231,6 +236,8 @@ class ProducerJob:
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
     produced: int = 0
+    first_chunk_at: float | None = None
+    """``time.monotonic()`` when the source's first chunk was in hand (start-up is over)."""
 
     @property
     def name(self) -> str:
@@ -332,26 +339,30 @@ def _generate(
     """
     realtime = job.plan.mode == "realtime"
     for group in batches:
+        if job.first_chunk_at is None:
+            job.first_chunk_at = time.monotonic()
         if stop.is_set() or _limit_reached(job):
             return
         if not group:
             engine.service(0.01)  # nothing in this window: serve delivery reports instead of spinning
             continue
-        topics = [_topic_of(job, batch) for batch in group]
-        cursors = [0] * len(group)
+        packed = [_packed(batch) for batch in group]
+        topics = [_topic_of(job, batch) for batch in packed]
+        cursors = [0] * len(packed)
         while True:
             now_ms = int(now() * 1000) if realtime else None
             next_due: int | None = None
-            for index, batch in enumerate(group):
-                lo, size = cursors[index], len(batch.values)
+            for index, batch in enumerate(packed):
+                lo, size = cursors[index], len(batch)
                 if lo >= size:
                     continue
-                hi = size if now_ms is None else bisect.bisect_right(batch.timestamps_ms, now_ms, lo=lo)
+                stamps = batch.timestamps_ms
+                hi = size if now_ms is None else lo + int(np.searchsorted(stamps[lo:], now_ms, side="right"))
                 if hi > lo:
                     hi = lo + _send(job, engine, topics[index], batch, lo, hi)
                     cursors[index] = hi
                 if hi < size:
-                    due = batch.timestamps_ms[hi]
+                    due = int(stamps[hi])
                     next_due = due if next_due is None else min(next_due, due)
             if next_due is None or _limit_reached(job):
                 break
@@ -362,7 +373,14 @@ def _generate(
         engine.service()
 
 
-def _topic_of(job: ProducerJob, batch: EventBatchLike) -> str:
+def _packed(batch: EventBatchLike | PackedBatch) -> PackedBatch:
+    """The generator worker ships packed batches; a source of plain lists (a test's) is packed here."""
+    if isinstance(batch, PackedBatch):
+        return batch
+    return pack_records(batch.stream, batch.keys, batch.values, batch.timestamps_ms)
+
+
+def _topic_of(job: ProducerJob, batch: PackedBatch) -> str:
     topic = job.topics.get(batch.stream)
     if topic is None:
         raise ProducerError(
@@ -376,18 +394,13 @@ def _limit_reached(job: ProducerJob) -> bool:
     return job.events_limit is not None and job.produced >= job.events_limit
 
 
-def _send(
-    job: ProducerJob, engine: DeliveryEngine, topic: str, batch: EventBatchLike, lo: int, hi: int
-) -> int:
+def _send(job: ProducerJob, engine: DeliveryEngine, topic: str, batch: PackedBatch, lo: int, hi: int) -> int:
     """Send records [lo, hi) of a batch, cut at the event limit; returns how many were sent."""
     if job.events_limit is not None:
         hi = min(hi, lo + job.events_limit - job.produced)
     if hi <= lo:
         return 0
-    if lo == 0 and hi == len(batch.values):
-        engine.send_batch(topic, batch.keys, batch.values, batch.timestamps_ms)
-    else:
-        engine.send_batch(topic, batch.keys[lo:hi], batch.values[lo:hi], batch.timestamps_ms[lo:hi])
+    engine.send_packed(topic, batch, lo, hi)
     job.produced += hi - lo
     return hi - lo
 
@@ -446,6 +459,8 @@ def _report(jobs: Sequence[ProducerJob], started: float, stopped_early: bool) ->
     report = ProduceReport(producers=[j.name for j in jobs], elapsed_s=time.monotonic() - started)
     report.stopped_early = stopped_early
     report.finished = all(j.done.is_set() for j in jobs)
+    firsts = [j.first_chunk_at for j in jobs if j.first_chunk_at is not None]
+    report.startup_s = min(firsts) - started if firsts else None
     for job in jobs:
         if job.engine is None:
             continue

@@ -2,15 +2,16 @@
 
 Generating and serialising events and handing them to librdkafka both cost Python CPU time; in one
 process they take turns under the GIL. ``GeneratorWorker`` moves the generator into a child process
-that writes each chunk, pickled into one message (pickle copies lists of bytes in C), to a pipe.
+that writes each chunk, pickled into one message, to a pipe. A chunk travels packed
+(``ecap.generator.packed``: per stream one buffer of values, one of keys and offset arrays), so the
+hand-over costs a few memory copies per chunk, not an object per record on each side.
 The parent unpacks a chunk and delivers it while the child already generates the next one. The pipe
 is the bounded queue: a child at most one chunk ahead blocks on its write until the parent reads, so
 a slow broker slows generation down instead of filling memory.
 
 The stream is the one the generator yields in-process, chunk for chunk and byte for byte (the same
-seed and period give the same events in the same order): the child runs the very same iterator. Its
-values travel as ``str`` (``ShopGenerator.replay_text``): confluent-kafka encodes a ``str`` value to
-the same UTF-8 bytes ``ShopGenerator.replay`` yields, so the child skips that pass.
+seed and period give the same events in the same order): the child runs the very same iterator
+(``ShopGenerator.replay_packed`` / ``realtime_packed``).
 
 Life cycle. The child ignores SIGINT and SIGTERM (a terminal's Ctrl-C reaches the whole process
 group; stopping is the parent's decision) and stops on SIGUSR1, which ``close()`` sends. It dies
@@ -35,17 +36,17 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from ecap.generator.packed import PackedBatch
 from ecap.producer.errors import ProducerError
 from ecap_operator.api import DataProducerSpec
 
 if TYPE_CHECKING:
-    from ecap.producer.runner import EventBatchLike, RunPlan
+    from ecap.producer.runner import RunPlan
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +59,14 @@ _PR_SET_PDEATHSIG: Final = 1
 StartMethod = Literal["fork", "spawn"]
 
 
-@dataclass(frozen=True)
-class ShippedBatch:
-    """A generator batch after the trip through the pipe (same fields, same text or bytes)."""
-
-    stream: str
-    keys: list[bytes]
-    values: list[bytes] | list[str]
-    timestamps_ms: list[int]
-
-
 # ------------------------------------------------------------------------------------------ wire format
-# A message is a pickled (tag, body): (CHUNK, [(stream, keys, values, timestamps), ...]), (DONE, None) or
-# (FAILED, exception). Pickle copies lists of bytes in C on both sides: cheaper than any framing of ours.
+# A message is a pickled (tag, body): (CHUNK, [PackedBatch, ...]), (DONE, None) or (FAILED, exception).
+# A PackedBatch is a few buffers whatever its size, so a chunk pickles and unpickles as memory copies.
 
 
-def pack_chunk(chunk: Sequence[EventBatchLike]) -> bytes:
-    """One message for a chunk: each batch's stream, keys, values and timestamps."""
-    body = [(b.stream, b.keys, b.values, b.timestamps_ms) for b in chunk]
-    return pickle.dumps((CHUNK, body), protocol=pickle.HIGHEST_PROTOCOL)
+def pack_chunk(chunk: Sequence[PackedBatch]) -> bytes:
+    """One message for a chunk of packed batches."""
+    return pickle.dumps((CHUNK, list(chunk)), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def unpack_message(payload: bytes) -> tuple[str, Any]:
@@ -85,15 +75,17 @@ def unpack_message(payload: bytes) -> tuple[str, Any]:
     if not (isinstance(message, tuple) and len(message) == 2 and message[0] in (CHUNK, DONE, FAILED)):
         raise ProducerError(f"generator worker: unexpected message {str(message)[:80]!r}")
     tag, body = message
+    if tag == CHUNK and not all(isinstance(batch, PackedBatch) for batch in body):
+        raise ProducerError("generator worker: a chunk message holds something other than packed batches")
     return tag, body
 
 
-def unpack_chunk(payload: bytes) -> list[ShippedBatch]:
+def unpack_chunk(payload: bytes) -> list[PackedBatch]:
     """The batches of a ``pack_chunk`` message."""
     tag, body = unpack_message(payload)
     if tag != CHUNK:
         raise ProducerError(f"generator worker: expected a chunk, got a {tag!r} message")
-    return [ShippedBatch(stream, list(keys), list(values), list(ts)) for stream, keys, values, ts in body]
+    return list(body)
 
 
 def _message(tag: str, body: object) -> bytes:
@@ -103,22 +95,21 @@ def _message(tag: str, body: object) -> bytes:
 # ------------------------------------------------------------------------------------------ the child
 
 
-def shop_chunks(spec: DataProducerSpec, plan: RunPlan, start_s: float) -> Iterator[Sequence[EventBatchLike]]:
-    """The shop generator's chunks for a plan (in whichever process calls it), values as ``str``.
+def shop_chunks(spec: DataProducerSpec, plan: RunPlan, start_s: float) -> Iterator[list[PackedBatch]]:
+    """The shop generator's packed chunks for a plan (in whichever process calls it).
 
     Realtime windows start at ``start_s`` (epoch seconds); replay covers the plan's whole days (UTC).
     """
     from ecap.generator import ShopGenerator  # late: numpy pools and Faker
 
     generator = ShopGenerator(spec, instance=plan.instance)
-    # Values stay str: confluent-kafka encodes them itself, so the worker skips an encoding pass.
     if plan.mode == "replay":
         if plan.replay_start is None or plan.replay_end is None or plan.events_per_day is None:
             raise ProducerError("a replay plan needs its start, end and events per day")
         start = datetime.combine(plan.replay_start, datetime.min.time(), tzinfo=UTC)
         end = datetime.combine(plan.replay_end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-        return iter(generator.replay_text(start, end, plan.events_per_day))
-    return iter(generator.realtime_text(plan.rate, now=lambda: start_s))
+        return iter(generator.replay_packed(start, end, plan.events_per_day))
+    return iter(generator.realtime_packed(plan.rate, now=lambda: start_s))
 
 
 class _Stopped(BaseException):
@@ -248,7 +239,7 @@ class GeneratorWorker:
     def __iter__(self) -> GeneratorWorker:
         return self
 
-    def __next__(self) -> list[ShippedBatch]:
+    def __next__(self) -> list[PackedBatch]:
         if self._receiver is None:
             raise StopIteration
         try:
@@ -260,7 +251,7 @@ class GeneratorWorker:
             ) from None
         tag, body = unpack_message(payload)
         if tag == CHUNK:
-            return [ShippedBatch(stream, keys, values, ts) for stream, keys, values, ts in body]
+            return list(body)
         self._finished = True  # the child sent its last message and exits by itself
         self.close()
         if tag == FAILED:

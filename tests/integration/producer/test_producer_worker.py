@@ -63,8 +63,7 @@ def test_two_producers_in_one_file_each_deliver_their_own_whole_stream(broker: E
     for job in jobs:
         for chunk in shop_chunks(job.resource.spec, job.plan, 0.0):
             for batch in chunk:
-                encoded = [v.encode() if isinstance(v, str) else v for v in batch.values]
-                expected.setdefault(job.topics[batch.stream], []).extend(encoded)
+                expected.setdefault(job.topics[batch.stream], []).extend(batch.value_list())
 
     report = run_producers(resources, broker.bootstrap_servers, replay=True)
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from ecap.generator import GeneratorError, ShopGenerator
+from ecap.generator import GeneratorError, PackedBatch, ShopGenerator, pack_records, unpacked
 from ecap.producer import ProducerError
 from ecap.producer.runner import RunPlan
-from ecap.producer.worker import GeneratorWorker, ShippedBatch, pack_chunk, shop_chunks, unpack_chunk
+from ecap.producer.worker import GeneratorWorker, pack_chunk, shop_chunks, unpack_chunk
 from ecap_operator.api.data_producer import DataProducerSpec
 
 SPEC = DataProducerSpec.model_validate(
@@ -35,8 +35,12 @@ LIVE = RunPlan("realtime", 20.0)  # a low rate keeps the warm start (simulated o
 
 
 def _records(chunks: object) -> list[list[tuple[str, list[bytes], list[Any], list[int]]]]:
+    """Every chunk's batches as plain lists (packed batches unpacked)."""
     return [
-        [(b.stream, list(b.keys), list(b.values), list(b.timestamps_ms)) for b in chunk]
+        [
+            (b.stream, list(b.keys), list(b.values), list(b.timestamps_ms))
+            for b in (unpacked(p) if isinstance(p, PackedBatch) else p for p in chunk)
+        ]
         for chunk in chunks  # type: ignore[attr-defined]
     ]
 
@@ -51,12 +55,13 @@ def _alive(pid: int) -> bool:
 
 
 def test_pack_and_unpack_round_trip_every_byte() -> None:
-    chunk = [
-        ShippedBatch("user-events", [b"s-1", b"", b"s-\xff"], [b'{"a":1}', b"", "é".encode()], [1, 2, -3]),
-        ShippedBatch("transactions", [], [], []),
-        ShippedBatch("product-updates", [b"p"], [b"x" * 70_000], [2**40]),
+    lists = [
+        ("user-events", [b"s-1", b"", b"s-\xff"], [b'{"a":1}', b"", "é".encode()], [1, 2, -3]),
+        ("transactions", [], [], []),
+        ("product-updates", [b"p"], [b"x" * 70_000], [2**40]),
     ]
-    assert unpack_chunk(pack_chunk(chunk)) == chunk
+    chunk = [pack_records(*batch) for batch in lists]
+    assert _records([unpack_chunk(pack_chunk(chunk))]) == [lists]
 
 
 def test_a_message_that_is_not_a_chunk_is_refused() -> None:
@@ -64,6 +69,8 @@ def test_a_message_that_is_not_a_chunk_is_refused() -> None:
         unpack_chunk(pickle.dumps(("chunks", [])))
     with pytest.raises(ProducerError, match="expected a chunk"):
         unpack_chunk(pickle.dumps(("done", None)))
+    with pytest.raises(ProducerError, match="other than packed batches"):
+        unpack_chunk(pickle.dumps(("chunk", [("user-events", [b"k"], [b"v"], [1])])))
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
@@ -77,18 +84,16 @@ def test_the_worker_ships_exactly_the_in_process_stream(method: str) -> None:
     assert got == expected
     assert sum(len(b[2]) for chunk in got for b in chunk) > 5000
     assert worker.exit_code == 0
-    # The text values are, encoded, the very bytes of the generator's public stream.
+    # The shipped records are the very bytes of the generator's public (list) stream.
     generator = ShopGenerator(SPEC)
     start = datetime(2026, 3, 2, tzinfo=UTC)
-    public = _records(generator.replay(start, start + timedelta(days=1), 6000))
-    encoded = [[(s, k, [v.encode() for v in vs], t) for s, k, vs, t in chunk] for chunk in got]
-    assert encoded == public
+    assert got == _records(generator.replay(start, start + timedelta(days=1), 6000))
 
 
 def test_close_stops_an_endless_live_stream_cleanly() -> None:
     worker = GeneratorWorker(SPEC, LIVE, WEDNESDAY_NOON_UTC)
     first = next(worker)
-    assert all(isinstance(b, ShippedBatch) for b in first)
+    assert first and all(isinstance(b, PackedBatch) for b in first)
     pid = worker.process.pid
     assert pid is not None and _alive(pid)
     worker.close()
