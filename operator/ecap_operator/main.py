@@ -20,11 +20,15 @@ from .settings import OperatorSettings, load_settings
 
 
 def build_registry(
-    settings: OperatorSettings | None = None, api: KubeApi | None = None, *, clusterwide: bool = False
+    settings: OperatorSettings | None = None,
+    api: KubeApi | None = None,
+    *,
+    clusterwide: bool = False,
+    namespaces: Sequence[str] = (),
 ) -> kopf.OperatorRegistry:
     """A fresh kopf registry holding every ECAP handler (so tests can run several in one process)."""
     registry = kopf.OperatorRegistry()
-    register(registry, settings or load_settings(), api, clusterwide=clusterwide)
+    register(registry, settings or load_settings(), api, clusterwide=clusterwide, namespaces=namespaces)
     return registry
 
 
@@ -58,7 +62,7 @@ def run(
 ) -> None:
     """Run until interrupted: ``kopf.run`` with our registry. No namespaces means all namespaces."""
     options = _run_options(namespaces, all_namespaces, liveness, peering, priority)
-    registry = build_registry(settings, clusterwide=options["clusterwide"])
+    registry = build_registry(settings, clusterwide=options["clusterwide"], namespaces=options["namespaces"])
     kopf.run(registry=registry, **options)
 
 
@@ -74,5 +78,5 @@ async def operator(
 ) -> None:
     """The same as ``run`` for an existing event loop (``kopf.operator``), with stop/ready flags."""
     options = _run_options(namespaces, all_namespaces, liveness, peering, priority)
-    registry = build_registry(settings, clusterwide=options["clusterwide"])
+    registry = build_registry(settings, clusterwide=options["clusterwide"], namespaces=options["namespaces"])
     await kopf.operator(registry=registry, stop_flag=stop_flag, ready_flag=ready_flag, **options)

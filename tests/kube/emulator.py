@@ -590,7 +590,10 @@ class KubeEmulator(kmock.KubernetesScaffold):
             return {"type": event.type, "object": body}
         key = (body["metadata"].get("namespace"), body["metadata"]["name"])
         matches = predicate(body)
-        was_selected = key in selected
+        # As a real server decides it: from the object before the change (this stream may not have seen it).
+        was_selected = key in selected or (
+            event.type == "MODIFIED" and event.previous is not None and predicate(event.previous)
+        )
         if event.type == "DELETED":
             selected.discard(key)
             return {"type": "DELETED", "object": body} if was_selected or matches else None

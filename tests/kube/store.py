@@ -45,6 +45,9 @@ class WatchEvent:
     namespace: str | None
     body: Mapping[str, Any]
     resource_version: int
+    previous: Mapping[str, Any] | None = None
+    """The object before a MODIFIED change: whether it matched a watch's selector decides ADDED or MODIFIED
+    for watchers that did not see it in their own stream (one resumed from a resourceVersion)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,11 @@ class ObjectStore:
                 f"too old resource version: {resource_version} ({self.oldest_resource_version})"
             )
         return [event for event in self._history if event.resource_version > resource_version]
+
+    def compact(self) -> None:
+        """Forget the change history, as etcd's compaction does: a watch resuming from before now gets
+        410 Gone and has to list again."""
+        self._history.clear()
 
     def subscribe(self, listener: Callable[[WatchEvent], None]) -> Callable[[], None]:
         """Call ``listener`` for every future change; returns the unsubscribe function."""
@@ -549,9 +557,11 @@ class ObjectStore:
         self._revision += 1
         body["metadata"]["resourceVersion"] = str(self._revision)
         scope = self._scope(rtype, namespace)
-        self._objects.setdefault(rtype.storage_key, {})[(scope, name)] = body
+        objects = self._objects.setdefault(rtype.storage_key, {})
+        previous = objects.get((scope, name)) if event_type == "MODIFIED" else None
+        objects[(scope, name)] = body
         self._by_uid[body["metadata"]["uid"]] = (rtype.storage_key, (scope, name))
-        self._emit(WatchEvent(event_type, rtype.storage_key, scope, body, self._revision))
+        self._emit(WatchEvent(event_type, rtype.storage_key, scope, body, self._revision, previous))
 
     def _remove(self, rtype: ResourceType, body: dict[str, Any]) -> dict[str, Any]:
         meta = body["metadata"]

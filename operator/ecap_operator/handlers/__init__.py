@@ -7,7 +7,8 @@ and for DeltaTable ``deltatable_delete`` (deletionPolicy Delete: a drop Job dele
 the object may go). Only those objects get a finalizer, see ``needs_finalizer``.
 One operator-wide task (``resync``, started by ``ecap_resync_start``) lists each kind every
 ``timer_interval`` s and repairs drift: no per-object kopf timer, which would put a finalizer on every
-object (a PATCH and a watch event more each). Per child kind (``children.CHILD_KINDS``) ``child_<plural>``:
+object (a PATCH and a watch event more each). Children (``children.CHILD_KINDS``) are not followed through
+kopf but by the operator's own list + watch tasks (``child_watch``, started by ``ecap_children_start``):
 a child with our labels changed, so its owner's status is refreshed at once (read only), or it was deleted,
 so its owner is reconciled at once (a child deleted by hand comes back now); other drift repair stays with
 the change handlers and the resync.
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -33,6 +35,7 @@ from kubernetes.client import ApiClient
 
 from ..api import API_VERSION, GROUP, KINDS, VERSION, DeletionPolicy
 from ..builders import Owner, place_topic
+from ..child_watch import ChildWatch, Dispatcher, Manifest, WatchTarget
 from ..conditions import utc_now
 from ..errors import (
     ChildConflictError,
@@ -42,7 +45,7 @@ from ..errors import (
     OperatorError,
     PartitionDecreaseError,
 )
-from ..kube import KubeApi, ObjectRef, credentials, load_configuration
+from ..kube import Credentials, KubeApi, ObjectRef, credentials, load_configuration
 from ..labels import MANAGED_BY, MANAGED_BY_KEY
 from ..metrics import OperatorMetrics
 from ..reconcile import Context, error_status
@@ -51,7 +54,6 @@ from ..table_drop import DropAction, drop_status, parse_table_spec, wants_drop
 from .children import (
     CHILD_KINDS,
     STATUS_SHARED_WITH_JOBS,
-    ChildKind,
     guarded_status_patch,
     owner_of,
     refresh_allowed,
@@ -76,12 +78,9 @@ def handler_ids() -> list[str]:
         "ecap_login",
         "ecap_resync_start",
         "ecap_resync_stop",
+        "ecap_children_start",
+        "ecap_children_stop",
     ]
-
-
-def child_handler_ids() -> list[str]:
-    """The ids of the handlers that follow children (one per kind in ``children.CHILD_KINDS``)."""
-    return [child.handler_id for child in CHILD_KINDS]
 
 
 class RuntimeHolder:
@@ -90,6 +89,8 @@ class RuntimeHolder:
     def __init__(self, runtime: Runtime | None = None) -> None:
         self.runtime = runtime
         self.resync_task: asyncio.Task[None] | None = None
+        self.child_watches: list[ChildWatch] = []
+        self.child_tasks: list[asyncio.Task[None]] = []
 
     def get(self) -> Runtime:
         if self.runtime is None:
@@ -427,8 +428,61 @@ def release_after_deletion(
 def watches_strimzi_topics(settings: OperatorSettings, clusterwide: bool) -> bool:
     """Follow Strimzi topics only where the operator may list them: next to the KafkaTopics (no
     ``strimzi_namespace``), or everywhere. A namespaced operator with Strimzi elsewhere is not granted
-    list/watch in its own namespaces (kopf would stop on the 403); the resync refreshes those topics."""
+    list/watch in its own namespaces; the resync refreshes those topics."""
     return clusterwide or not settings.strimzi_namespace
+
+
+def _is_pattern(namespace: str) -> bool:
+    return any(mark in namespace for mark in "*?[],!")
+
+
+def child_targets(
+    settings: OperatorSettings, namespaces: Sequence[str], clusterwide: bool
+) -> list[WatchTarget]:
+    """What the child watch follows: every child kind (Strimzi topics only where ``watches_strimzi_topics``)
+    in each namespace the operator watches, or in every namespace (one watch per kind) when it watches all,
+    or when a namespace is a glob pattern (kopf's ``--namespace 'shop-*'``; ``child_namespace_filter``
+    then keeps the matching ones)."""
+    everywhere = clusterwide or not namespaces or any(map(_is_pattern, namespaces))
+    places: list[str | None] = [None] if everywhere else [*sorted(set(namespaces))]
+    return [
+        WatchTarget(child.group, child.version, child.plural, namespace)
+        for child in CHILD_KINDS
+        if child.group != "kafka.strimzi.io" or watches_strimzi_topics(settings, clusterwide)
+        for namespace in places
+    ]
+
+
+def child_namespace_filter(namespaces: Sequence[str], clusterwide: bool) -> Callable[[str], bool]:
+    """Which namespaces' children matter: all when the operator watches all; else those named or matching
+    one of kopf's glob patterns (a leading ``!`` excludes; commas separate patterns)."""
+    if clusterwide or not namespaces:
+        return lambda _: True
+    patterns = [p.strip() for n in namespaces for p in n.split(",") if p.strip()]
+    included = [p for p in patterns if not p.startswith("!")]
+    excluded = [p[1:] for p in patterns if p.startswith("!")]
+
+    def wanted(namespace: str) -> bool:
+        if any(fnmatch.fnmatchcase(namespace, p) for p in excluded):
+            return False
+        return not included or any(fnmatch.fnmatchcase(namespace, p) for p in included)
+
+    return wanted
+
+
+def on_child_event(
+    event_type: str | None,
+    child: Manifest,
+    runtime: Runtime,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> str:
+    """A child event from the child watch: refresh (or repair) its owner. API trouble only logs: the
+    periodic resync refreshes the owner later. Returns what was done."""
+    try:
+        return refresh_owner(child, event_type, runtime, logger)
+    except KubeApiError as err:
+        logger.warning("owner of %s not refreshed: %s", (child.get("metadata") or {}).get("name"), err)
+        return "failed"
 
 
 def register(
@@ -437,10 +491,12 @@ def register(
     api: KubeApi | None = None,
     *,
     clusterwide: bool = False,
+    namespaces: Sequence[str] = (),
 ) -> RuntimeHolder:
     """Register every handler on ``registry``. Without ``api``, the startup handler builds one from the
-    environment (kubeconfig or in-cluster), the same way kopf logs in. ``clusterwide``: the operator
-    watches every namespace (see ``watches_strimzi_topics``)."""
+    environment (kubeconfig or in-cluster), the same way kopf logs in. ``clusterwide`` / ``namespaces``:
+    what the operator watches (kopf's ``--all-namespaces`` / ``--namespace``), where the child watch
+    follows children (``child_targets``; neither given: every namespace)."""
     metrics = OperatorMetrics()
     holder = RuntimeHolder(Runtime(api, settings, metrics) if api is not None else None)
     holder_settings = settings  # the startup handler's own `settings` argument is kopf's
@@ -481,9 +537,47 @@ def register(
 
     for kind in KINDS:
         _register_kind(registry, kind, settings, holder, metrics)
-    for child in CHILD_KINDS:
-        if child.group != "kafka.strimzi.io" or watches_strimzi_topics(settings, clusterwide):
-            _register_child(registry, child, holder)
+
+    @kopf.on.startup(id="ecap_children_start", registry=registry)
+    async def ecap_children_start(settings: kopf.OperatorSettings, logger: kopf.Logger, **_: Any) -> None:
+        """Start the child watch (after ``ecap_startup``): one list + watch task per kind and namespace;
+        the refreshes run in kopf's thread pool, like the (synchronous) change handlers."""
+        runtime = holder.get()
+        in_scope = child_namespace_filter(namespaces, clusterwide)
+
+        def accepts(event_type: str | None, child: Manifest) -> bool:
+            return wants_refresh(event_type, child) and in_scope(
+                str((child.get("metadata") or {}).get("namespace"))
+            )
+
+        dispatcher = Dispatcher(
+            lambda event_type, child: on_child_event(event_type, child, runtime, logger),
+            settings.execution.executor,
+            logger,
+            accepts=accepts,
+        )
+
+        def connect() -> Credentials:
+            return credentials(load_configuration())
+
+        holder.child_watches = [
+            ChildWatch(target, connect, dispatcher, logger)
+            for target in child_targets(holder_settings, namespaces, clusterwide)
+        ]
+        holder.child_tasks = [
+            asyncio.create_task(watch.run(), name=f"ecap-watch {watch.target}")
+            for watch in holder.child_watches
+        ]
+        for task in holder.child_tasks:
+            task.add_done_callback(lambda done: _report_crash(done, logger))
+
+    @kopf.on.cleanup(id="ecap_children_stop", registry=registry)
+    async def ecap_children_stop(**_: Any) -> None:
+        """Stop the child watch (refreshes running in the pool finish on their own)."""
+        for task in holder.child_tasks:
+            task.cancel()
+        await asyncio.gather(*holder.child_tasks, return_exceptions=True)
+        holder.child_tasks = []
 
     @kopf.on.startup(id="ecap_resync_start", registry=registry)
     async def ecap_resync_start(logger: kopf.Logger, **_: Any) -> None:
@@ -611,33 +705,14 @@ def _register_kind(
     kopf.on.resume(GROUP, VERSION, plural, id=f"{prefix}_resume", registry=registry)(on_change)
 
 
-def _register_child(registry: kopf.OperatorRegistry, child: ChildKind, holder: RuntimeHolder) -> None:
-    """Follow one kind of child (only ours: the managed-by label); a missing CRD only makes kopf warn."""
-
-    def on_child_event(event: kopf.RawEvent, logger: kopf.Logger, **_: Any) -> None:
-        obj = event["object"]
-        try:
-            refresh_owner(obj, event.get("type"), holder.get(), logger)
-        except KubeApiError as err:
-            # The periodic resync refreshes it later; event handlers are not retried by kopf.
-            logger.warning("owner of %s not refreshed: %s", (obj.get("metadata") or {}).get("name"), err)
-
-    on_child_event.__doc__ = f"A {child.plural} child changed: refresh its owner's status."
-    kopf.on.event(
-        child.group,
-        child.version,
-        child.plural,
-        id=child.handler_id,
-        labels={MANAGED_BY_KEY: MANAGED_BY},
-        when=_refreshes_owner,
-        registry=registry,
-    )(on_child_event)
+def _report_crash(task: asyncio.Task[None], logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+    """A child watch task ended by anything but cancellation: say so loudly (its owners then only follow
+    the periodic resync)."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error(
+            "%s stopped: children are followed by the resync only", task.get_name(), exc_info=task.exception()
+        )
 
 
 def _is_deletion(type: str | None, **_: Any) -> bool:  # noqa: A002 - kopf passes the event type as `type`
     return type == "DELETED"
-
-
-def _refreshes_owner(type: str | None, body: kopf.Body, **_: Any) -> bool:  # noqa: A002
-    """kopf filter: skip the handler (and its log line) for children with nothing to report yet."""
-    return wants_refresh(type, body)

@@ -19,15 +19,11 @@ _MISSING: Final = object()
 
 @dataclass(frozen=True)
 class ChildKind:
-    """A kind of child the operator watches (kopf's group / version / plural)."""
+    """A kind of child the operator watches (group / version / plural; see ``child_watch``)."""
 
     group: str
     version: str
     plural: str
-
-    @property
-    def handler_id(self) -> str:
-        return f"child_{self.plural}"
 
 
 STATUS_SHARED_WITH_JOBS: Final[frozenset[str]] = frozenset({"SegmentationRun", "DeltaTable"})

@@ -3,6 +3,8 @@ timer per object (one operator-wide resync lists each kind every ``timer_interva
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.kube.client import KubeClient, wait_for
 from tests.kube.process import OperatorProcess
 
@@ -72,12 +74,13 @@ def test_kafka_topics_in_their_own_namespace_need_no_finalizer(
         kube.delete(ECAP, "kafkatopics", name, ns)
         assert kube.find(ECAP, "kafkatopics", name, ns) is None
     controllers.wait_gone(STRIMZI, "kafkatopics", "dropped", timeout=10)
+
+    def released_topic() -> dict[str, Any] | None:
+        topic = kube.get(STRIMZI, "kafkatopics", "kept", ns)
+        return topic if "ecap.io/kind" not in topic["metadata"]["labels"] else None
+
     released = wait_for(
-        lambda: (
-            (t := kube.get(STRIMZI, "kafkatopics", "kept", ns))
-            and "ecap.io/kind" not in t["metadata"]["labels"]
-            and t
-        ),
+        released_topic,
         10,
         "the retained Strimzi topic to be released",
         describe=lambda: operator.tail(1500),

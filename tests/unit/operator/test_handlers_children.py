@@ -350,11 +350,6 @@ def test_kopf_invokes_event_handlers_only_for_events_that_matter() -> None:
     forget = watching["kafkatopic_event"].when
     assert forget is not None
     assert forget(type="DELETED", body={}) and not forget(type="MODIFIED", body={})
-    child = watching["child_deployments"].when
-    assert child is not None
-    assert not child(type="ADDED", body={"metadata": {}})
-    assert child(type="MODIFIED", body={"metadata": {}, "status": {"availableReplicas": 1}})
-    assert watching["child_deployments"].labels == {"app.kubernetes.io/managed-by": "ecap-operator"}
 
 
 def test_a_new_object_creates_its_children_without_reading_them_first(api: FakeKubeApi) -> None:

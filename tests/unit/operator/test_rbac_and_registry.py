@@ -8,7 +8,7 @@ from typing import Any
 
 from ecap_operator import rbac
 from ecap_operator.builders import Owner
-from ecap_operator.handlers import child_handler_ids, handle, handler_ids, refresh_owner, resync
+from ecap_operator.handlers import handle, handler_ids, refresh_owner, resync
 from ecap_operator.handlers.children import CHILD_KINDS
 from ecap_operator.handlers.engine import Runtime, drop_table_data, reconcile, release_kafka_topic
 from ecap_operator.kube import PLURALS, ObjectRef
@@ -85,7 +85,7 @@ def test_every_call_is_allowed_by_the_rbac_list() -> None:
     }
     assert used - allowed == set()
     # Everything listed is used by a code path, or by kopf itself (list/watch/patch of our kinds, list/watch
-    # of the children it follows, events, CRD scanning).
+    # of the children the child watch follows, events, CRD scanning).
     kopf_only = {(g, r, v) for g, r, v in allowed if g == "ecap.io" and v in ("list", "watch", "patch")}
     kopf_only |= {(c.group, c.plural, v) for c in CHILD_KINDS for v in ("list", "watch")}
     kopf_only |= {("", "events", "create")}
@@ -109,12 +109,9 @@ def test_registry_holds_every_handler() -> None:
     ids |= {h.id for h in registry._spawning.get_all_handlers()}  # noqa: SLF001
     ids |= {h.id for h in registry._activities.get_all_handlers()}  # noqa: SLF001
     ids |= {h.id for h in registry._watching.get_all_handlers()}  # noqa: SLF001
-    assert ids == set(handler_ids()) | set(child_handler_ids())
-    # Strimzi elsewhere: followed only by an operator that watches every namespace (it may list there).
-    elsewhere = OperatorSettings(strimzi_namespace="kafka")
-    for clusterwide, followed in ((False, False), (True, True)):
-        watching = build_registry(elsewhere, clusterwide=clusterwide)._watching.get_all_handlers()  # noqa: SLF001
-        assert ("child_kafkatopics" in {h.id for h in watching}) is followed
+    assert ids == set(handler_ids())
+    # Children are followed by the operator's own watch (child_watch), not through kopf.
+    assert not [h for h in registry._watching.get_all_handlers() if str(h.id).startswith("child_")]  # noqa: SLF001
 
 
 def test_run_options() -> None:

@@ -370,7 +370,8 @@ def test_handler_ids() -> None:
         "kafkatopic_delete" in ids
         and "deltatable_delete" in ids
         and "segmentationrun_update" in ids
-        and len(ids) == 26
+        and "ecap_children_start" in ids
+        and len(ids) == 28
     )
     assert not [i for i in ids if i.endswith("_timer")]  # one operator-wide resync instead
 
