@@ -13,35 +13,89 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-# Column positions of the 32 hex digits inside the 36-character 8-4-4-4-12 layout.
-_UUID_COLUMNS: Final = np.asarray([i for i in range(36) if i not in (8, 13, 18, 23)], dtype=np.intp)
+# Where the 8-4-4-4-12 groups of hex digits go in the 36-character layout, and where they start among
+# the 32 digits.
+_UUID_GROUPS: Final = ((0, 8), (9, 13), (14, 18), (19, 23), (24, 36))
+_HEX_GROUP_STARTS: Final = (0, 8, 12, 16, 20)
+# ASCII digits of 0-999, zero-padded: _DIGITS[v, -k:] are the k digits of v < 10**k.
+_DIGITS: Final = np.frombuffer(
+    "".join(f"{v:03d}" for v in range(1000)).encode("ascii"), dtype=np.uint8
+).reshape(1000, 3)
 
 
 def uuids(rng: np.random.Generator, n: int) -> list[str]:
     """``n`` random version-4 UUID strings drawn from ``rng`` (reproducible for a seed)."""
-    if n == 0:
-        return []
+    return texts(uuid_chars(rng, n))
+
+
+def uuid_chars(rng: np.random.Generator, n: int) -> npt.NDArray[np.uint8]:
+    """``n`` random version-4 UUIDs as an (n, 36) array of ASCII codes (for byte-level assembly)."""
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
     digits = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
     chars = np.full((n, 36), ord("-"), dtype=np.uint8)
-    chars[:, _UUID_COLUMNS] = digits
-    text = chars.tobytes().decode("ascii")
-    return [text[i : i + 36] for i in range(0, 36 * n, 36)]
+    for (to, end), start in zip(_UUID_GROUPS, _HEX_GROUP_STARTS, strict=True):
+        chars[:, to:end] = digits[:, start : start + end - to]
+    return chars
+
+
+def texts(chars: npt.NDArray[np.uint8]) -> list[str]:
+    """The rows of an (n, width) array of ASCII codes as strings."""
+    n, width = chars.shape
+    text = np.ascontiguousarray(chars).tobytes().decode("ascii")
+    return [text[i : i + width] for i in range(0, width * n, width)]
+
+
+DAY_MS: Final = 86_400_000
+_DATE_WIDTH: Final = 10  # YYYY-MM-DD: years 0000-9999
 
 
 def rfc3339_ms(epoch_ms: npt.NDArray[np.int64]) -> list[str]:
     """``2026-11-27T18:03:11.123Z`` for each epoch-millisecond value."""
-    return [t + "Z" for t in rfc3339_ms_without_z(epoch_ms)]
+    return _rfc3339(epoch_ms, "Z")
 
 
 def rfc3339_ms_without_z(epoch_ms: npt.NDArray[np.int64]) -> list[str]:
     """``2026-11-27T18:03:11.123`` (the caller's template appends the ``Z``; saves a pass)."""
-    if len(epoch_ms) == 0:
+    return _rfc3339(epoch_ms, "")
+
+
+def _rfc3339(epoch_ms: npt.NDArray[np.int64], suffix: str) -> list[str]:
+    ms = np.asarray(epoch_ms, dtype=np.int64)
+    if ms.size == 0:
         return []
-    text = np.datetime_as_string(np.asarray(epoch_ms, dtype=np.int64).astype("datetime64[ms]"), unit="ms")
-    return list(text.tolist())
+    chars = rfc3339_chars(ms)
+    if chars is None:  # a year outside 0000-9999
+        text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
+        return [t + suffix for t in text.tolist()]
+    if suffix:
+        chars = np.concatenate([chars, np.full((ms.size, 1), ord(suffix), dtype=np.uint8)], axis=1)
+    return texts(chars)
+
+
+def rfc3339_chars(epoch_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8] | None:
+    """``2026-11-27T18:03:11.123`` per value as an (n, 23) array of ASCII codes; None for a year
+    outside 0000-9999. The digits come from integer arithmetic; only the few distinct dates are
+    formatted as dates."""
+    ms = np.asarray(epoch_ms, dtype=np.int64)
+    days = ms // DAY_MS
+    unique_days, day_index = np.unique(days, return_inverse=True)
+    dates = np.datetime_as_string(unique_days.astype("datetime64[D]")).tolist()
+    if any(len(d) != _DATE_WIDTH for d in dates):
+        return None
+    chars = np.empty((ms.size, 23), dtype=np.uint8)
+    date_chars = np.frombuffer("".join(dates).encode("ascii"), dtype=np.uint8)
+    chars[:, :_DATE_WIDTH] = date_chars.reshape(-1, _DATE_WIDTH)[day_index.reshape(-1)]
+    of_day = ms - days * DAY_MS
+    hour, of_hour = np.divmod(of_day, 3_600_000)
+    minute, of_minute = np.divmod(of_hour, 60_000)
+    second, milli = np.divmod(of_minute, 1000)
+    for column, char in ((10, "T"), (13, ":"), (16, ":"), (19, ".")):
+        chars[:, column] = ord(char)
+    for column, value, digits in ((11, hour, 2), (14, minute, 2), (17, second, 2), (20, milli, 3)):
+        chars[:, column : column + digits] = _DIGITS[value, 3 - digits :]
+    return chars
 
 
 def rfc3339_one(epoch_ms: int) -> str:

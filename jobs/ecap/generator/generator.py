@@ -25,7 +25,7 @@ from ecap_operator.api.data_producer import DataProducerSpec
 
 from . import calendar, sessions
 from .catalog import ACTIVE, DISCONTINUED, OUT_OF_STOCK, PRICE_RANGES_CENTS, Catalog, build_catalog
-from .encode import rfc3339_ms, rfc3339_ms_without_z, rfc3339_one, uuids
+from .encode import rfc3339_chars, rfc3339_ms, rfc3339_one, texts, uuid_chars, uuids
 from .errors import GeneratorError
 from .fraud import BUILDERS, FraudContext, FraudPlanner
 from .geography import CITIES, distance_matrix_km, utc_offsets_ms
@@ -38,7 +38,7 @@ from .orders import (
     normal_discount,
     transaction_json,
 )
-from .packed import PackedBatch, pack_text
+from .packed import PackedBatch, pack_pieces
 from .population import SEGMENT_WEIGHTS, SEGMENTS, Population, build_population, channel_table
 
 TRANSACTIONS: Final = "transactions"
@@ -46,6 +46,7 @@ USER_EVENTS: Final = "user-events"
 PRODUCT_UPDATES: Final = "product-updates"
 STREAMS: Final = (TRANSACTIONS, USER_EVENTS, PRODUCT_UPDATES)
 
+ObjectArray = npt.NDArray[np.object_]
 SEGMENT_CUMULATIVE: Final = np.cumsum(SEGMENT_WEIGHTS)[:-1]
 SLICE_MS: Final = 15 * 60_000
 """Granularity at which local-time multipliers are evaluated."""
@@ -67,6 +68,11 @@ MAX_CART_UNITS: Final = 4
 UPDATE_TYPE_WEIGHTS: Final = {"price_change": 0.35, "stock_update": 0.35, "description_update": 0.15,
                               "status_change": 0.15}  # fmt: skip
 PRICE_CHANGE_SIGMA: Final = 0.12
+EVENT_ID_OPEN: Final = b'{"event_id":"'
+SESSION_ID_OPEN: Final = b'","session_id":"'
+ID_BLOCK_WIDTH: Final = len(EVENT_ID_OPEN) + 36 + len(SESSION_ID_OPEN) + 36
+USER_EVENT_PIECES: Final = 8
+"""A user event is assembled from 8 byte pieces (``ShopGenerator._emit_user_events``)."""
 INSTANCE_SEED_TAG: Final = 0x5EED_1257
 """Mixed with the seed and an instance number: the entropy of a replica's own event stream."""
 
@@ -83,32 +89,63 @@ class EventBatch:
 
 
 class _Buffer:
-    """Serialised events waiting for the window that contains their timestamp."""
+    """Serialised events waiting for the window that contains their timestamp.
 
-    def __init__(self) -> None:
+    A record is a row of ``width`` byte pieces whose concatenation is its value (user events are
+    assembled from shared fragments that way, without a string per event), with its byte length and
+    its key. Records given as finished text take one piece and pad the row with empty ones.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
         self.ts: list[npt.NDArray[np.int64]] = []
-        self.keys: list[bytes] = []
-        self.values: list[str] = []
+        self.keys: list[ObjectArray] = []
+        self.rows: list[ObjectArray] = []
+        self.lengths: list[npt.NDArray[np.int64]] = []
 
     def add(self, ts: npt.NDArray[np.int64], keys: list[bytes], values: list[str]) -> None:
-        if len(keys):
-            self.ts.append(np.asarray(ts, dtype=np.int64))
-            self.keys.extend(keys)
-            self.values.extend(values)
+        """Records as finished JSON text."""
+        if not keys:
+            return
+        encoded = [v.encode() for v in values]
+        rows = np.full((len(encoded), self.width), b"", dtype=object)
+        rows[:, 0] = encoded
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        self.add_rows(np.asarray(ts, dtype=np.int64), _objects(keys), rows, lengths)
 
-    def take_before(self, end_ms: int | None) -> tuple[npt.NDArray[np.int64], list[bytes], list[str]]:
-        """Remove and return, in time order, the events before ``end_ms`` (all when None)."""
+    def add_rows(
+        self, ts: npt.NDArray[np.int64], keys: ObjectArray, rows: ObjectArray, lengths: npt.NDArray[np.int64]
+    ) -> None:
+        if ts.size:
+            self.ts.append(ts)
+            self.keys.append(keys)
+            self.rows.append(rows)
+            self.lengths.append(lengths)
+
+    def take_before(
+        self, end_ms: int | None
+    ) -> tuple[npt.NDArray[np.int64], ObjectArray, ObjectArray, npt.NDArray[np.int64]]:
+        """Remove and return, in time order, the events before ``end_ms`` (all when None):
+        timestamps, keys, rows of pieces, byte lengths."""
         if not self.ts:
-            return np.zeros(0, dtype=np.int64), [], []
-        ts = np.concatenate(self.ts)
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, np.empty(0, dtype=object), np.empty((0, self.width), dtype=object), empty
+        ts, keys = np.concatenate(self.ts), np.concatenate(self.keys)
+        rows, lengths = np.concatenate(self.rows), np.concatenate(self.lengths)
         order = np.argsort(ts, kind="stable")
         split = order.size if end_ms is None else int(np.searchsorted(ts[order], end_ms, side="left"))
-        take, keep = order[:split].tolist(), order[split:].tolist()
-        out = (ts[order[:split]], [self.keys[i] for i in take], [self.values[i] for i in take])
-        self.ts = [ts[keep]] if keep else []
-        self.keys = [self.keys[i] for i in keep]
-        self.values = [self.values[i] for i in keep]
-        return out
+        take, keep = order[:split], order[split:]
+        self.ts, self.keys, self.rows, self.lengths = (
+            ([ts[keep]], [keys[keep]], [rows[keep]], [lengths[keep]]) if keep.size else ([], [], [], [])
+        )
+        return ts[take], keys[take], rows[take], lengths[take]
+
+
+def _objects(items: Sequence[object]) -> ObjectArray:
+    """A 1-d object array of exactly these objects (numpy would turn a list of bytes into an S array)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -161,7 +198,9 @@ class ShopGenerator:
         self._distances = distance_matrix_km()
         self._channels, self._channel_cum = channel_table()
         self._planner = FraudPlanner(spec.fraud.rate, list(spec.fraud.types), np.random.default_rng(seeds[2]))
-        self._buffers = {stream: _Buffer() for stream in STREAMS}
+        self._buffers = {
+            stream: _Buffer(USER_EVENT_PIECES if stream == USER_EVENTS else 1) for stream in STREAMS
+        }
         self._offset_cache: dict[int, npt.NDArray[np.int64]] = {}
         self._updates_until: int | None = None
         self._snapshot_sent = False
@@ -301,9 +340,9 @@ class ShopGenerator:
     def _drain(self, end_ms: int | None) -> list[PackedBatch]:
         out = []
         for stream in STREAMS:
-            ts, keys, values = self._buffers[stream].take_before(end_ms)
-            if keys:
-                out.append(pack_text(stream, keys, values, ts))
+            ts, keys, rows, lengths = self._buffers[stream].take_before(end_ms)
+            if ts.size:
+                out.append(pack_pieces(stream, rows, lengths, keys, ts))
         return out
 
     def _offsets(self, epoch_ms: int) -> npt.NDArray[np.int64]:
@@ -465,12 +504,12 @@ class ShopGenerator:
             ev_session, ev_type, ev_seq = ev_session[keep], ev_type[keep], ev_seq[keep]
             ev_ts, ev_product = ev_ts[keep], ev_product[keep]
             checkout = checkout[keep]
-        session_ids = uuids(rng, n)
+        session_chars = uuid_chars(rng, n)
         if emit_from is not None:
             checkout = checkout & (ev_ts >= emit_from)
         orders = self._checkout_orders(
             rng,
-            session_ids,
+            session_chars,
             ev_session,
             ev_type,
             ev_product,
@@ -490,7 +529,7 @@ class ShopGenerator:
         if USER_EVENTS in self.streams:
             self._emit_user_events(
                 rng,
-                session_ids,
+                session_chars,
                 customer,
                 city,
                 segment,
@@ -541,7 +580,7 @@ class ShopGenerator:
     def _checkout_orders(
         self,
         rng: np.random.Generator,
-        session_ids: list[str],
+        session_chars: npt.NDArray[np.uint8],
         ev_session: npt.NDArray[np.int64],
         ev_type: npt.NDArray[np.int64],
         ev_product: npt.NDArray[np.int64],
@@ -589,8 +628,11 @@ class ShopGenerator:
         buyers, buyer_cities = customer[buying].tolist(), city[buying].tolist()
         buyer_segments = segment[buying].tolist()
         buyer_channels = [self._channels[c] for c in channel[buying].tolist()]
-        buyer_sessions = [session_ids[s] for s in buying.tolist()]
-        walk = np.flatnonzero((ev_type == add) | (ev_type == remove) | checkout_all)
+        buyer_sessions = texts(session_chars[buying])
+        # Only the carts of sessions that check out matter: the others are not walked at all.
+        buys = np.zeros(int(ev_session.max()) + 1, dtype=bool)
+        buys[buying] = True
+        walk = np.flatnonzero(((ev_type == add) | (ev_type == remove) | checkout_all) & buys[ev_session])
         walked = zip(
             walk.tolist(),
             segment_start[walk].tolist(),
@@ -726,6 +768,8 @@ class ShopGenerator:
         self._fragments = frags
         self._event_type_json = list(sessions.EVENT_TYPES)
         self._mid_table = [[_mid(segment, channel) for channel in self._channels] for segment in SEGMENTS]
+        if USER_EVENTS in self.streams:
+            self._build_user_event_tables()
         self._basket_caps: list[float] = (self.population.price_level_cents * MAX_BASKET_FACTOR).tolist()
 
     def _fragments_for(
@@ -750,10 +794,46 @@ class ShopGenerator:
         )
         return np.where(ev_product >= 0, ev_product, frag)
 
+    def _build_user_event_tables(self) -> None:
+        """Byte pieces of a user event shared by many events, with their byte lengths (see
+        ``_emit_user_events``)."""
+        pop = self.population
+        self._ue_customer = _objects(
+            [f'","customer_id":"{cid}","event_type":"'.encode() for cid in pop.customer_ids]
+        )
+        self._ue_type = _objects([f'{name}","timestamp":"'.encode() for name in self._event_type_json])
+        self._ue_fragment = _objects([f'{frag},"location":'.encode() for frag in self._fragments])
+        self._ue_city = _objects([f'{loc},"device":'.encode() for loc in pop.location_json])
+        self._ue_device = _objects([f"{device}}}".encode() for device in pop.device_json])
+        self._ue_seq_mid: ObjectArray = np.empty(0, dtype=object)
+        self._ue_lengths = {
+            name: np.fromiter(map(len, table.tolist()), dtype=np.int64, count=table.size)
+            for name, table in (
+                ("customer", self._ue_customer),
+                ("type", self._ue_type),
+                ("fragment", self._ue_fragment),
+                ("city", self._ue_city),
+                ("device", self._ue_device),
+            )
+        }
+
+    def _sequence_mid_pieces(self, sequences: int) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
+        """``Z","sequence":q,"visitor_segment":..,"channel":..,`` for sequence numbers 1..``sequences``,
+        at index (q - 1) * segments * channels + segment * channels + channel."""
+        mids = [mid for row in self._mid_table for mid in row]
+        if self._ue_seq_mid.size < sequences * len(mids):
+            self._ue_seq_mid = _objects(
+                [f'Z","sequence":{q + 1},{mid},'.encode() for q in range(sequences) for mid in mids]
+            )
+            self._ue_lengths["seq_mid"] = np.fromiter(
+                map(len, self._ue_seq_mid.tolist()), dtype=np.int64, count=self._ue_seq_mid.size
+            )
+        return self._ue_seq_mid, self._ue_lengths["seq_mid"]
+
     def _emit_user_events(
         self,
         rng: np.random.Generator,
-        session_ids: list[str],
+        session_chars: npt.NDArray[np.uint8],
         customer: npt.NDArray[np.int64],
         city: npt.NDArray[np.int64],
         segment: npt.NDArray[np.int64],
@@ -764,35 +844,45 @@ class ShopGenerator:
         ev_ts: npt.NDArray[np.int64],
         ev_frag: npt.NDArray[np.int64],
     ) -> None:
-        pop = self.population
-        cust_l, city_l, seg_l, chan_l = customer.tolist(), city.tolist(), segment.tolist(), channel.tolist()
-        customer_ids, locations, devices = pop.customer_ids, pop.location_json, pop.device_json
-        # _head, _mid and _tail inlined: this runs once per session.
-        heads = [
-            f'"session_id":"{sid}","customer_id":"{customer_ids[c]}"'
-            for sid, c in zip(session_ids, cust_l, strict=True)
-        ]
-        mid_table = self._mid_table
-        mids = [mid_table[g][ch] for g, ch in zip(seg_l, chan_l, strict=True)]
-        tails = [
-            f'"location":{locations[ct]},"device":{devices[c]}' for ct, c in zip(city_l, cust_l, strict=True)
-        ]
-        keys_by_session = [sid.encode() for sid in session_ids]
-        event_ids = uuids(rng, ev_type.size)
-        stamps = rfc3339_ms_without_z(ev_ts)
-        types, frags = self._event_type_json, self._fragments
-        sess_l = ev_session.tolist()
-        values = [
-            (
-                f'{{"event_id":"{eid}",{heads[s]},"event_type":"{types[t]}","timestamp":"{stamp}Z",'
-                f'"sequence":{q + 1},{mids[s]},{frags[f]},{tails[s]}}}'
-            )
-            for eid, s, t, stamp, q, f in zip(
-                event_ids, sess_l, ev_type.tolist(), stamps, ev_seq.tolist(), ev_frag.tolist(), strict=True
-            )
-        ]
-        keys = [keys_by_session[s] for s in sess_l]
-        self._buffers[USER_EVENTS].add(ev_ts, keys, values)
+        """Each event as a row of byte pieces, gathered from tables with numpy: no Python code and no
+        string runs per event. The ids and the timestamp are fixed-width byte columns; the rest are
+        fragments per customer, event type, sequence x segment x channel, page fragment and city."""
+        m = ev_type.size
+        if m == 0:
+            return
+        stamps = rfc3339_chars(ev_ts)
+        if stamps is None:
+            raise GeneratorError("user events: timestamps must fall in the years 0000-9999")
+        ids = np.empty((m, ID_BLOCK_WIDTH), dtype=np.uint8)
+        ids[:, : len(EVENT_ID_OPEN)] = np.frombuffer(EVENT_ID_OPEN, dtype=np.uint8)
+        ids[:, len(EVENT_ID_OPEN) : len(EVENT_ID_OPEN) + 36] = uuid_chars(rng, m)
+        ids[:, len(EVENT_ID_OPEN) + 36 : -36] = np.frombuffer(SESSION_ID_OPEN, dtype=np.uint8)
+        ids[:, -36:] = session_chars[ev_session]
+        cust, place = customer[ev_session], city[ev_session]
+        n_channels = len(self._channels)
+        seq_mid, seq_mid_lengths = self._sequence_mid_pieces(int(ev_seq.max()) + 1)
+        seq_mid_index = ev_seq * (len(SEGMENTS) * n_channels) + (segment * n_channels + channel)[ev_session]
+        rows = np.empty((m, USER_EVENT_PIECES), dtype=object)
+        rows[:, 0] = ids.view(f"S{ID_BLOCK_WIDTH}").ravel()
+        rows[:, 1] = self._ue_customer[cust]
+        rows[:, 2] = self._ue_type[ev_type]
+        rows[:, 3] = stamps.view("S23").ravel()
+        rows[:, 4] = seq_mid[seq_mid_index]
+        rows[:, 5] = self._ue_fragment[ev_frag]
+        rows[:, 6] = self._ue_city[place]
+        rows[:, 7] = self._ue_device[cust]
+        lengths = self._ue_lengths
+        byte_lengths = (
+            (ID_BLOCK_WIDTH + 23)
+            + lengths["customer"][cust]
+            + lengths["type"][ev_type]
+            + seq_mid_lengths[seq_mid_index]
+            + lengths["fragment"][ev_frag]
+            + lengths["city"][place]
+            + lengths["device"][cust]
+        )
+        keys = session_chars.view("S36").ravel().astype(object)[ev_session]
+        self._buffers[USER_EVENTS].add_rows(ev_ts, keys, rows, byte_lengths)
 
     def _emit_orders(self, orders: list[Order]) -> None:
         if not orders:

@@ -130,3 +130,29 @@ def pack_records(
         key_ends,
         np.asarray(timestamps_ms, dtype=np.int64),
     )
+
+
+def pack_pieces(
+    stream: str,
+    pieces: npt.NDArray[np.object_],
+    lengths: Int64Array,
+    keys: npt.NDArray[np.object_],
+    timestamps_ms: Int64Array,
+) -> PackedBatch:
+    """Pack records given as rows of ``bytes`` pieces (a record's value is its row joined) with their
+    byte lengths: one join for the whole batch, no object per record."""
+    data = b"".join(pieces.ravel().tolist())
+    ends = np.cumsum(lengths, dtype=np.int64)
+    if len(data) != (int(ends[-1]) if ends.size else 0):
+        raise GeneratorError(f"{stream}: the record lengths do not add up to the packed bytes")
+    key_list = keys.tolist()
+    key_ends = np.cumsum(np.fromiter(map(len, key_list), dtype=np.int64, count=len(key_list)))
+    return PackedBatch(
+        stream,
+        data,
+        ends - lengths,
+        ends,
+        b"".join(key_list),
+        key_ends,
+        np.asarray(timestamps_ms, dtype=np.int64),
+    )

@@ -26,20 +26,24 @@ otherwise (e.g. inside ``ecap up``, whose other threads could hold locks at the 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import gc
 import logging
 import multiprocessing
 import os
 import pickle
 import signal
+import struct
 import sys
 import threading
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final, Literal
+
+import numpy as np
 
 from ecap.generator.packed import PackedBatch
 from ecap.producer.errors import ProducerError
@@ -60,13 +64,26 @@ StartMethod = Literal["fork", "spawn"]
 
 
 # ------------------------------------------------------------------------------------------ wire format
-# A message is a pickled (tag, body): (CHUNK, [PackedBatch, ...]), (DONE, None) or (FAILED, exception).
-# A PackedBatch is a few buffers whatever its size, so a chunk pickles and unpickles as memory copies.
+# A message is one frame holding a pickled (tag, body): (CHUNK, [(stream, records, value bytes, key bytes),
+# ...]), (DONE, None) or (FAILED, exception). A CHUNK header is followed, per batch, by three raw frames:
+# its values, its keys, and its four int64 arrays (value starts, value ends, key ends, timestamps). The
+# buffers are never pickled: the child writes each straight from its memory to the pipe, the parent
+# reads each into one bytes object (the multiprocessing framing: a 4-byte big-endian length first).
+
+_FRAME_HEADER: Final = struct.Struct("!i")
+_LONG_FRAME_HEADER: Final = struct.Struct("!Q")
+PIPE_BYTES: Final = 1 << 20
+"""Pipe capacity asked for on Linux (the default is 64 KiB): fewer, larger reads of a chunk."""
 
 
-def pack_chunk(chunk: Sequence[PackedBatch]) -> bytes:
-    """One message for a chunk of packed batches."""
-    return pickle.dumps((CHUNK, list(chunk)), protocol=pickle.HIGHEST_PROTOCOL)
+def chunk_frames(chunk: Sequence[PackedBatch]) -> list[bytes]:
+    """The frames of one chunk: a small pickled header, then three raw buffers per batch."""
+    header = [(b.stream, len(b), len(b.values), len(b.keys)) for b in chunk]
+    frames = [pickle.dumps((CHUNK, header), protocol=pickle.HIGHEST_PROTOCOL)]
+    for batch in chunk:
+        arrays = np.stack([batch.value_starts, batch.value_ends, batch.key_ends, batch.timestamps_ms])
+        frames += [batch.values, batch.keys, arrays.astype(np.int64, copy=False).tobytes()]
+    return frames
 
 
 def unpack_message(payload: bytes) -> tuple[str, Any]:
@@ -74,18 +91,59 @@ def unpack_message(payload: bytes) -> tuple[str, Any]:
     message = pickle.loads(payload)  # noqa: S301 - written by our own child process
     if not (isinstance(message, tuple) and len(message) == 2 and message[0] in (CHUNK, DONE, FAILED)):
         raise ProducerError(f"generator worker: unexpected message {str(message)[:80]!r}")
-    tag, body = message
-    if tag == CHUNK and not all(isinstance(batch, PackedBatch) for batch in body):
-        raise ProducerError("generator worker: a chunk message holds something other than packed batches")
-    return tag, body
+    return message[0], message[1]
 
 
-def unpack_chunk(payload: bytes) -> list[PackedBatch]:
-    """The batches of a ``pack_chunk`` message."""
-    tag, body = unpack_message(payload)
-    if tag != CHUNK:
-        raise ProducerError(f"generator worker: expected a chunk, got a {tag!r} message")
-    return list(body)
+def chunk_from_frames(header: Any, next_frame: Callable[[], bytes]) -> list[PackedBatch]:
+    """The batches of a chunk, from its header's body and a reader of the frames that follow it."""
+    batches = []
+    for stream, records, value_bytes, key_bytes in header:
+        values, keys, arrays = next_frame(), next_frame(), next_frame()
+        if len(values) != value_bytes or len(keys) != key_bytes or len(arrays) != 4 * 8 * records:
+            raise ProducerError(
+                f"generator worker: a {stream} batch of {records} records arrived with "
+                f"{len(values)}/{value_bytes} value bytes, {len(keys)}/{key_bytes} key bytes and "
+                f"{len(arrays)} bytes of offsets"
+            )
+        starts, ends, key_ends, stamps = np.frombuffer(arrays, dtype=np.int64).reshape(4, records)
+        batches.append(PackedBatch(stream, values, starts, ends, keys, key_ends, stamps))
+    return batches
+
+
+def read_frame(fd: int) -> bytes:
+    """The next frame on a pipe; EOFError at its end. Reads straight into large bytes objects (the
+    multiprocessing reader copies each piece through a BytesIO)."""
+    size = _FRAME_HEADER.unpack(_read_exact(fd, _FRAME_HEADER.size))[0]
+    if size == -1:
+        size = _LONG_FRAME_HEADER.unpack(_read_exact(fd, _LONG_FRAME_HEADER.size))[0]
+    return _read_exact(fd, size, whole_frame=True)
+
+
+def _read_exact(fd: int, size: int, whole_frame: bool = False) -> bytes:
+    first = os.read(fd, size) if size else b""
+    if len(first) == size:
+        return first
+    if not first and not whole_frame:
+        raise EOFError
+    parts, got = [first], len(first)
+    while got < size:
+        part = os.read(fd, size - got)
+        if not part:
+            raise ProducerError("generator worker: the pipe ended in the middle of a message")
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _widen_pipe(connection: Connection) -> None:
+    """Ask Linux for a larger pipe; the default capacity only costs more, smaller reads."""
+    set_pipe_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_pipe_size is None:
+        return
+    try:
+        fcntl.fcntl(connection.fileno(), set_pipe_size, PIPE_BYTES)
+    except OSError as err:  # e.g. over /proc/sys/fs/pipe-max-size: the default pipe works, only slower
+        log.debug("generator worker: pipe size unchanged (%s)", err)
 
 
 def _message(tag: str, body: object) -> bytes:
@@ -151,7 +209,8 @@ def _serve(
     try:
         try:
             for chunk in shop_chunks(spec, plan, start_s):
-                sender.send_bytes(pack_chunk(chunk))
+                for frame in chunk_frames(chunk):
+                    sender.send_bytes(frame)
             final = _message(DONE, None)
         except Exception as err:  # noqa: BLE001 - not swallowed: sent to the parent, which raises it
             final = _pickled(err)
@@ -213,6 +272,7 @@ class GeneratorWorker:
             else multiprocessing.get_context("spawn")
         )
         receiver, sender = context.Pipe(duplex=False)
+        _widen_pipe(receiver)
         self._receiver: Connection | None = receiver
         self.process = context.Process(
             target=_serve,
@@ -242,16 +302,16 @@ class GeneratorWorker:
     def __next__(self) -> list[PackedBatch]:
         if self._receiver is None:
             raise StopIteration
+        fd = self._receiver.fileno()
         try:
-            payload = self._receiver.recv_bytes()
+            tag, body = unpack_message(read_frame(fd))
+            if tag == CHUNK:
+                return chunk_from_frames(body, lambda: read_frame(fd))
         except EOFError:
             self.close()
             raise ProducerError(
                 f"the generator worker process exited unexpectedly (exit code {self.exit_code})"
             ) from None
-        tag, body = unpack_message(payload)
-        if tag == CHUNK:
-            return list(body)
         self._finished = True  # the child sent its last message and exits by itself
         self.close()
         if tag == FAILED:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +20,14 @@ import pytest
 from ecap.generator import GeneratorError, PackedBatch, ShopGenerator, pack_records, unpacked
 from ecap.producer import ProducerError
 from ecap.producer.runner import RunPlan
-from ecap.producer.worker import GeneratorWorker, pack_chunk, shop_chunks, unpack_chunk
+from ecap.producer.worker import (
+    GeneratorWorker,
+    chunk_frames,
+    chunk_from_frames,
+    read_frame,
+    shop_chunks,
+    unpack_message,
+)
 from ecap_operator.api.data_producer import DataProducerSpec
 
 SPEC = DataProducerSpec.model_validate(
@@ -54,23 +63,44 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
 
 
-def test_pack_and_unpack_round_trip_every_byte() -> None:
+def _through_a_pipe(frames: list[bytes]) -> list[PackedBatch]:
+    """Frames written as the worker writes them, read back as the parent reads them."""
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+
+    def write() -> None:
+        for frame in frames:
+            sender.send_bytes(frame)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    tag, header = unpack_message(read_frame(receiver.fileno()))
+    assert tag == "chunk"
+    batches = chunk_from_frames(header, lambda: read_frame(receiver.fileno()))
+    writer.join()
+    sender.close()
+    with pytest.raises(EOFError):
+        read_frame(receiver.fileno())
+    receiver.close()
+    return batches
+
+
+def test_a_chunk_crosses_the_pipe_byte_for_byte() -> None:
     lists = [
         ("user-events", [b"s-1", b"", b"s-\xff"], [b'{"a":1}', b"", "é".encode()], [1, 2, -3]),
         ("transactions", [], [], []),
-        ("product-updates", [b"p"], [b"x" * 70_000], [2**40]),
+        ("product-updates", [b"p"], [b"x" * 3_000_000], [2**40]),  # larger than the pipe
     ]
     chunk = [pack_records(*batch) for batch in lists]
-    assert _records([unpack_chunk(pack_chunk(chunk))]) == [lists]
+    assert _records([_through_a_pipe(chunk_frames(chunk))]) == [lists]
 
 
-def test_a_message_that_is_not_a_chunk_is_refused() -> None:
+def test_a_message_that_is_not_ours_or_a_short_batch_is_refused() -> None:
     with pytest.raises(ProducerError, match="unexpected message"):
-        unpack_chunk(pickle.dumps(("chunks", [])))
-    with pytest.raises(ProducerError, match="expected a chunk"):
-        unpack_chunk(pickle.dumps(("done", None)))
-    with pytest.raises(ProducerError, match="other than packed batches"):
-        unpack_chunk(pickle.dumps(("chunk", [("user-events", [b"k"], [b"v"], [1])])))
+        unpack_message(pickle.dumps(("chunks", [])))
+    frames = chunk_frames([pack_records("transactions", [b"k"], [b"value"], [1])])
+    frames[1] = b"valu"
+    with pytest.raises(ProducerError, match="transactions batch of 1 records arrived with 4/5 value bytes"):
+        _through_a_pipe(frames)
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
