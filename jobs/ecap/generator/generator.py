@@ -71,6 +71,8 @@ PRICE_CHANGE_SIGMA: Final = 0.12
 EVENT_ID_OPEN: Final = b'{"event_id":"'
 SESSION_ID_OPEN: Final = b'","session_id":"'
 ID_BLOCK_WIDTH: Final = len(EVENT_ID_OPEN) + 36 + len(SESSION_ID_OPEN) + 36
+CUSTOMER_PIECE_TABLE_MAX: Final = 1_000_000
+"""Up to this many customers, their user-event pieces are built once (~200 B each), else per window."""
 USER_EVENT_PIECES: Final = 8
 """A user event is assembled from 8 byte pieces (``ShopGenerator._emit_user_events``)."""
 INSTANCE_SEED_TAG: Final = 0x5EED_1257
@@ -141,6 +143,10 @@ class _Buffer:
         return ts[take], keys[take], rows[take], lengths[take]
 
 
+def _byte_lengths(pieces: ObjectArray) -> npt.NDArray[np.int64]:
+    return np.fromiter(map(len, pieces.tolist()), dtype=np.int64, count=pieces.size)
+
+
 def _objects(items: Sequence[object]) -> ObjectArray:
     """A 1-d object array of exactly these objects (numpy would turn a list of bytes into an S array)."""
     out = np.empty(len(items), dtype=object)
@@ -166,6 +172,8 @@ class ShopGenerator:
                 for key, value, ts in zip(batch.keys, batch.values, batch.timestamps_ms):
                     producer.produce(topic_for[batch.stream], value, key, timestamp=ts)
     """
+
+    customer_piece_table_max: int = CUSTOMER_PIECE_TABLE_MAX
 
     def __init__(self, spec: DataProducerSpec, instance: int = 0) -> None:
         """``instance`` > 0 draws a different event stream over the same shop (replicas of one producer).
@@ -796,26 +804,37 @@ class ShopGenerator:
 
     def _build_user_event_tables(self) -> None:
         """Byte pieces of a user event shared by many events, with their byte lengths (see
-        ``_emit_user_events``)."""
-        pop = self.population
-        self._ue_customer = _objects(
-            [f'","customer_id":"{cid}","event_type":"'.encode() for cid in pop.customer_ids]
-        )
+        ``_emit_user_events``). The per-customer pieces are built once for a population of up to
+        ``customer_piece_table_max`` customers, else per window for the customers in it (memory)."""
         self._ue_type = _objects([f'{name}","timestamp":"'.encode() for name in self._event_type_json])
         self._ue_fragment = _objects([f'{frag},"location":'.encode() for frag in self._fragments])
-        self._ue_city = _objects([f'{loc},"device":'.encode() for loc in pop.location_json])
-        self._ue_device = _objects([f"{device}}}".encode() for device in pop.device_json])
+        self._ue_city = _objects([f'{loc},"device":'.encode() for loc in self.population.location_json])
         self._ue_seq_mid: ObjectArray = np.empty(0, dtype=object)
         self._ue_lengths = {
-            name: np.fromiter(map(len, table.tolist()), dtype=np.int64, count=table.size)
+            name: _byte_lengths(table)
             for name, table in (
-                ("customer", self._ue_customer),
                 ("type", self._ue_type),
                 ("fragment", self._ue_fragment),
                 ("city", self._ue_city),
-                ("device", self._ue_device),
             )
         }
+        self._ue_customer_pieces = (
+            self._customer_pieces(np.arange(self.population.size))
+            if self.population.size <= self.customer_piece_table_max
+            else None
+        )
+
+    def _customer_pieces(
+        self, customers: npt.NDArray[np.int64]
+    ) -> tuple[ObjectArray, npt.NDArray[np.int64], ObjectArray, npt.NDArray[np.int64]]:
+        """The two per-customer pieces of these customers, with byte lengths: the customer id (with
+        what surrounds it) and the device (closing the event)."""
+        pop = self.population
+        ids = _objects(
+            [f'","customer_id":"{pop.customer_ids[c]}","event_type":"'.encode() for c in customers.tolist()]
+        )
+        devices = _objects([f"{pop.device_json[c]}}}".encode() for c in customers.tolist()])
+        return ids, _byte_lengths(ids), devices, _byte_lengths(devices)
 
     def _sequence_mid_pieces(self, sequences: int) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
         """``Z","sequence":q,"visitor_segment":..,"channel":..,`` for sequence numbers 1..``sequences``,
@@ -825,9 +844,7 @@ class ShopGenerator:
             self._ue_seq_mid = _objects(
                 [f'Z","sequence":{q + 1},{mid},'.encode() for q in range(sequences) for mid in mids]
             )
-            self._ue_lengths["seq_mid"] = np.fromiter(
-                map(len, self._ue_seq_mid.tolist()), dtype=np.int64, count=self._ue_seq_mid.size
-            )
+            self._ue_lengths["seq_mid"] = _byte_lengths(self._ue_seq_mid)
         return self._ue_seq_mid, self._ue_lengths["seq_mid"]
 
     def _emit_user_events(
@@ -864,22 +881,27 @@ class ShopGenerator:
         seq_mid_index = ev_seq * (len(SEGMENTS) * n_channels) + (segment * n_channels + channel)[ev_session]
         rows = np.empty((m, USER_EVENT_PIECES), dtype=object)
         rows[:, 0] = ids.view(f"S{ID_BLOCK_WIDTH}").ravel()
-        rows[:, 1] = self._ue_customer[cust]
+        if self._ue_customer_pieces is None:
+            present, cust = np.unique(cust, return_inverse=True)
+            ids_, id_lengths, devices, device_lengths = self._customer_pieces(present)
+        else:
+            ids_, id_lengths, devices, device_lengths = self._ue_customer_pieces
+        rows[:, 1] = ids_[cust]
         rows[:, 2] = self._ue_type[ev_type]
         rows[:, 3] = stamps.view("S23").ravel()
         rows[:, 4] = seq_mid[seq_mid_index]
         rows[:, 5] = self._ue_fragment[ev_frag]
         rows[:, 6] = self._ue_city[place]
-        rows[:, 7] = self._ue_device[cust]
+        rows[:, 7] = devices[cust]
         lengths = self._ue_lengths
         byte_lengths = (
             (ID_BLOCK_WIDTH + 23)
-            + lengths["customer"][cust]
+            + id_lengths[cust]
             + lengths["type"][ev_type]
             + seq_mid_lengths[seq_mid_index]
             + lengths["fragment"][ev_frag]
             + lengths["city"][place]
-            + lengths["device"][cust]
+            + device_lengths[cust]
         )
         keys = session_chars.view("S36").ravel().astype(object)[ev_session]
         self._buffers[USER_EVENTS].add_rows(ev_ts, keys, rows, byte_lengths)
