@@ -444,15 +444,41 @@ class ObjectStore:
         return compiled
 
     def _admit(
-        self, rtype: ResourceType, namespace: str | None, name: str, body: dict[str, Any], strict_fields: bool
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: dict[str, Any],
+        strict_fields: bool,
+        only: str | None = None,
     ) -> None:
-        """Default, prune (or reject unknown fields) and validate a custom object in place."""
+        """Default, prune (or reject unknown fields) and validate a custom object in place. ``only``: the
+        one root property a write changed (the status subresource); the rest was admitted before."""
         compiled = self._schema(rtype)
         if compiled is None:
             return
-        apply_defaults(body, compiled.source)
         pruned: list[str] = []
+        part = compiled.part_schema(only) if only is not None else None
+        if only is not None and part is not None:
+            if only in body:
+                body[only] = apply_defaults(body[only], part)
+                prune_unknown(body[only], part, only, pruned)
+            self._admitted(rtype, namespace, name, pruned, strict_fields)
+            causes = compiled.part_errors(only, body[only]) if only in body else []
+            if causes:
+                raise errors.invalid(rtype.kind, rtype.group, name, causes)
+            return
+        apply_defaults(body, compiled.source)
         prune_unknown(body, compiled.source, "", pruned, root=True)
+        self._admitted(rtype, namespace, name, pruned, strict_fields)
+        causes = compiled.errors(body)
+        if causes:
+            raise errors.invalid(rtype.kind, rtype.group, name, causes)
+
+    def _admitted(
+        self, rtype: ResourceType, namespace: str | None, name: str, pruned: list[str], strict_fields: bool
+    ) -> None:
+        """Record (or refuse) the fields pruning removed."""
         if pruned and (strict_fields or self.reject_unknown_fields):
             raise errors.invalid(
                 rtype.kind,
@@ -464,9 +490,6 @@ class ObjectStore:
                 ],
             )
         self.pruned.extend(PrunedField(rtype.kind, namespace, name, path) for path in pruned)
-        causes = compiled.errors(body)
-        if causes:
-            raise errors.invalid(rtype.kind, rtype.group, name, causes)
 
     def _commit(
         self,
@@ -532,7 +555,7 @@ class ObjectStore:
                 meta["namespace"] = namespace
             meta["name"] = name
         new["apiVersion"], new["kind"] = rtype.api_version, rtype.kind
-        self._admit(rtype, namespace, name, new, strict_fields)
+        self._admit(rtype, namespace, name, new, strict_fields, only=subresource)
         for hook in self.hooks:
             hook.before_update(self, rtype, current, new)
         if new == current:

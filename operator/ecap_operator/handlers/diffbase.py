@@ -18,7 +18,7 @@ handled: after success or a permanent error, not while a temporary error makes k
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, cast
 
 import kopf
@@ -27,21 +27,52 @@ SPEC_MARK: Final = "ecap.io/observed-generation"
 """Stands in for the unknown old spec when the status names an older generation (any value differs)."""
 
 
+class CachedKeys:
+    """kopf's annotation names for a handler id or storage key, computed once (kopf hashes and formats
+    them again for every handler on every event). Only ReplicaSets owned by Deployments get other names
+    (kopf's collision evasion); the ecap.io kinds never do."""
+
+    def __init__(self, compute: Callable[[str], Iterable[str]]) -> None:
+        self._compute = compute
+        self._keys: dict[str, list[str]] = {}
+
+    def __call__(self, key: str) -> Iterable[str]:
+        found = self._keys.get(key)
+        if found is None:
+            found = self._keys[key] = list(self._compute(key))
+        return found
+
+
+def _has_prefixed(annotations: Mapping[str, Any] | None, prefix: str) -> bool:
+    return bool(annotations) and any(name.startswith(prefix) for name in annotations or ())
+
+
 class ObservedGenerationDiffBase(kopf.AnnotationsDiffBaseStorage):
     """kopf's diff base: ``status.observedGeneration`` for the spec, kopf's annotation for the metadata."""
 
     def __init__(self) -> None:
         super().__init__()
         self._recent: tuple[object, object, kopf.BodyEssence] | None = None
+        self._names = CachedKeys(lambda key: super(ObservedGenerationDiffBase, self).make_keys(key))
+
+    def make_keys(self, key: str, *, body: kopf.Body | None = None) -> Iterable[str]:
+        if body is not None and body.get("kind") == "ReplicaSet":
+            return super().make_keys(key, body=body)
+        return self._names(key)
 
     def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None) -> kopf.BodyEssence:
-        """kopf's essence, built once per event: ``fetch`` needs it too (kopf copies what it keeps)."""
+        """kopf's essence, built once per event: ``fetch`` needs it too (kopf copies what it keeps).
+
+        kopf deep-copies the whole body and then drops the status and most metadata; it is given the
+        body without them (the same essence, without copying a status on every status change)."""
         version = body.get("metadata", {}).get("resourceVersion")
         recent = self._recent
         if not extra_fields and recent is not None and recent[0] is body and recent[1] == version:
             return recent[2]
-        essence = super().build(body=body, extra_fields=extra_fields)
-        if not extra_fields:
+        if extra_fields:
+            essence = super().build(body=body, extra_fields=extra_fields)
+        else:
+            essence = super().build(body=_essential(body))
             self._recent = (body, version, essence)
         return essence
 
@@ -76,3 +107,40 @@ class ObservedGenerationDiffBase(kopf.AnnotationsDiffBaseStorage):
 
 def _metadata(essence: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict((essence or {}).get("metadata") or {})
+
+
+def _essential(body: kopf.Body) -> kopf.Body:
+    """What kopf's essence is built from: everything but the status and the metadata other than the
+    labels and annotations (kopf drops those anyway; its own annotations are read by name)."""
+    meta = body.get("metadata", {})
+    trimmed: dict[str, Any] = {key: value for key, value in body.items() if key not in ("status", "metadata")}
+    trimmed["metadata"] = {
+        key: meta[key] for key in ("labels", "annotations", "name", "namespace") if key in meta
+    }
+    return kopf.Body(cast(kopf.RawBody, trimmed))
+
+
+class QuickProgressStorage(kopf.AnnotationsProgressStorage):
+    """kopf's progress annotations, with the common case made cheap: an object carrying none of them
+    (every handler so far finished in one go) needs no lookup per handler, and nothing to purge."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names = CachedKeys(lambda key: super(QuickProgressStorage, self).make_keys(key))
+        self._marker = f"{self.prefix}/"
+
+    def make_keys(self, key: str, *, body: kopf.Body | None = None) -> Iterable[str]:
+        if body is not None and body.get("kind") == "ReplicaSet":
+            return super().make_keys(key, body=body)
+        return self._names(key)
+
+    def fetch(self, *, key: kopf.HandlerId, body: kopf.Body) -> kopf.ProgressRecord | None:
+        if not _has_prefixed(body.get("metadata", {}).get("annotations"), self._marker):
+            return None
+        return super().fetch(key=key, body=body)
+
+    def purge(self, *, key: kopf.HandlerId, body: kopf.Body, patch: kopf.Patch) -> None:
+        in_body = _has_prefixed(body.get("metadata", {}).get("annotations"), self._marker)
+        in_patch = _has_prefixed((patch.get("metadata") or {}).get("annotations"), self._marker)
+        if in_body or in_patch:
+            super().purge(key=key, body=body, patch=patch)

@@ -68,3 +68,42 @@ def test_an_object_handled_by_kopfs_own_storage_keeps_its_record() -> None:
     legacy = json.dumps({"spec": {"partitions": 3}})
     assert changed(storage, topic(annotations={KEY: legacy})) is False
     assert changed(storage, topic(annotations={KEY: json.dumps({"spec": {"partitions": 1}})})) is True
+
+
+def test_the_essence_is_kopfs_own_without_copying_the_status() -> None:
+    """The trimmed body gives exactly the essence kopf builds from the whole one."""
+    body = topic(
+        observed=1,
+        labels={"team": "shop"},
+        annotations={"note": "x", "kubectl.kubernetes.io/last-applied-configuration": "{}", KEY: "{}"},
+        uid="u-1",
+        resourceVersion="7",
+        ownerReferences=[{"kind": "Thing", "name": "t"}],
+    )
+    assert ObservedGenerationDiffBase().build(body=body) == kopf.AnnotationsDiffBaseStorage().build(body=body)
+
+
+def test_progress_is_kopfs_annotations_with_nothing_to_do_for_an_object_without_any() -> None:
+    """A handler that needs a retry is recorded as kopf records it; purging finds and removes it; an object
+    without kopf's annotations costs no lookup and gets nothing written."""
+    from ecap_operator.handlers.diffbase import QuickProgressStorage
+
+    quick, plain = QuickProgressStorage(), kopf.AnnotationsProgressStorage()
+    handler = kopf.HandlerId("kafkatopic_create")
+    record: kopf.ProgressRecord = {"started": "2026-12-01T00:00:00", "retries": 1, "success": False}
+    body = topic()
+    assert quick.fetch(key=handler, body=body) is None
+    patch, expected = kopf.Patch(), kopf.Patch()
+    quick.store(key=handler, record=record, body=body, patch=patch)
+    plain.store(key=handler, record=record, body=body, patch=expected)
+    assert patch == expected and patch["metadata"]["annotations"]
+    stored = topic(annotations=dict(patch["metadata"]["annotations"]))
+    assert quick.fetch(key=handler, body=stored) == plain.fetch(key=handler, body=stored)
+    assert quick.fetch(key=handler, body=stored) is not None
+    purge, expected_purge = kopf.Patch(), kopf.Patch()
+    quick.purge(key=handler, body=stored, patch=purge)
+    plain.purge(key=handler, body=stored, patch=expected_purge)
+    assert purge == expected_purge and purge
+    untouched = kopf.Patch()
+    quick.purge(key=handler, body=body, patch=untouched)
+    assert not untouched

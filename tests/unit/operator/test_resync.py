@@ -179,3 +179,38 @@ def test_resync_lists_the_children_it_can_instead_of_reading_each() -> None:
     # (A DeltaTable also lists its own apply Jobs, by its own labels, to prune stale ones.)
     child_lists = [c for c in api.calls if c[0] == "list" and c[1] not in ("ecap.io/v1alpha1", "batch/v1")]
     assert len(child_lists) == len(set(child_lists)) == 4  # Strimzi topics, Deployments, two Spark kinds
+
+
+def test_the_finalizer_decision_is_remembered_per_generation_and_finalizers() -> None:
+    """kopf asks on every event; the spec is parsed again only when it (or the finalizers) changed."""
+    from ecap_operator.handlers import FinalizerDecisions
+
+    decisions = FinalizerDecisions(SETTINGS, size=2)
+    here = body("KafkaTopic", "transactions")
+    here["metadata"] |= {"uid": "u-1", "generation": 1}
+    assert decisions(here) is False
+    elsewhere = copy.deepcopy(here)
+    elsewhere["spec"]["clusterNamespace"] = "kafka"
+    assert decisions(elsewhere) is False  # same generation: the remembered answer
+    elsewhere["metadata"]["generation"] = 2
+    assert decisions(elsewhere) is True  # the edited spec is looked at
+    assert decisions(elsewhere) == needs_finalizer(elsewhere, SETTINGS)
+    for uid in ("u-2", "u-3", "u-4"):  # bounded: old answers are dropped, never wrong
+        other = copy.deepcopy(elsewhere)
+        other["metadata"]["uid"] = uid
+        assert decisions(other) is True
+
+
+def test_kopfs_routine_success_lines_are_left_out() -> None:
+    from ecap_operator.handlers import RoutineOutcomes
+
+    keep = RoutineOutcomes().filter
+
+    def record(level: int, msg: str) -> logging.LogRecord:
+        return logging.LogRecord("kopf.objects", level, __file__, 1, msg, None, None)
+
+    assert not keep(record(logging.INFO, "Handler 'kafkatopic_create' succeeded."))
+    assert not keep(record(logging.INFO, "Creation is processed: 1 succeeded; 0 failed."))
+    assert keep(record(logging.INFO, "Creation is processed: 0 succeeded; 1 failed."))
+    assert keep(record(logging.INFO, "created KafkaTopic shop/transactions"))
+    assert keep(record(logging.ERROR, "Handler 'kafkatopic_create' failed temporarily: boom"))
