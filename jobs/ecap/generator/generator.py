@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +50,9 @@ ObjectArray = npt.NDArray[np.object_]
 SEGMENT_CUMULATIVE: Final = np.cumsum(SEGMENT_WEIGHTS)[:-1]
 SLICE_MS: Final = 15 * 60_000
 """Granularity at which local-time multipliers are evaluated."""
-TARGET_CHUNK_EVENTS: Final = 40_000
+TARGET_CHUNK_EVENTS: Final = 120_000
+"""Replay windows are sized for ~1/4 of this many events at the declared volume (peaks reach ~4x):
+large enough that the fixed cost of a window (a few hundred numpy calls) is small per event."""
 MAX_CATALOG_WINDOW_MS: Final = 900_000
 MAX_FRAUD_MISSES_PER_WINDOW: Final = 6
 WARM_UP_MS: Final = 30 * 60_000
@@ -94,16 +96,14 @@ class _Buffer:
     """Serialised events waiting for the window that contains their timestamp.
 
     A record is a row of ``width`` byte pieces whose concatenation is its value (user events are
-    assembled from shared fragments that way, without a string per event), with its byte length and
-    its key. Records given as finished text take one piece and pad the row with empty ones.
+    assembled from shared fragments that way, without a string per event), with its byte length,
+    and its key in a fixed-width bytes array (ids: no NUL bytes) with the key's length. Records
+    given as finished text take one piece and pad the row with empty ones.
     """
 
     def __init__(self, width: int) -> None:
         self.width = width
-        self.ts: list[npt.NDArray[np.int64]] = []
-        self.keys: list[ObjectArray] = []
-        self.rows: list[ObjectArray] = []
-        self.lengths: list[npt.NDArray[np.int64]] = []
+        self.parts: list[_Records] = []
 
     def add(self, ts: npt.NDArray[np.int64], keys: list[bytes], values: list[str]) -> None:
         """Records as finished JSON text."""
@@ -112,35 +112,53 @@ class _Buffer:
         encoded = [v.encode() for v in values]
         rows = np.full((len(encoded), self.width), b"", dtype=object)
         rows[:, 0] = encoded
-        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        self.add_rows(np.asarray(ts, dtype=np.int64), _objects(keys), rows, lengths)
-
-    def add_rows(
-        self, ts: npt.NDArray[np.int64], keys: ObjectArray, rows: ObjectArray, lengths: npt.NDArray[np.int64]
-    ) -> None:
-        if ts.size:
-            self.ts.append(ts)
-            self.keys.append(keys)
-            self.rows.append(rows)
-            self.lengths.append(lengths)
-
-    def take_before(
-        self, end_ms: int | None
-    ) -> tuple[npt.NDArray[np.int64], ObjectArray, ObjectArray, npt.NDArray[np.int64]]:
-        """Remove and return, in time order, the events before ``end_ms`` (all when None):
-        timestamps, keys, rows of pieces, byte lengths."""
-        if not self.ts:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, np.empty(0, dtype=object), np.empty((0, self.width), dtype=object), empty
-        ts, keys = np.concatenate(self.ts), np.concatenate(self.keys)
-        rows, lengths = np.concatenate(self.rows), np.concatenate(self.lengths)
-        order = np.argsort(ts, kind="stable")
-        split = order.size if end_ms is None else int(np.searchsorted(ts[order], end_ms, side="left"))
-        take, keep = order[:split], order[split:]
-        self.ts, self.keys, self.rows, self.lengths = (
-            ([ts[keep]], [keys[keep]], [rows[keep]], [lengths[keep]]) if keep.size else ([], [], [], [])
+        self.add_rows(
+            _Records(
+                np.asarray(ts, dtype=np.int64),
+                np.asarray(keys, dtype=np.bytes_),
+                np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)),
+                rows,
+                np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)),
+            )
         )
-        return ts[take], keys[take], rows[take], lengths[take]
+
+    def add_rows(self, records: _Records) -> None:
+        if records.ts.size:
+            self.parts.append(records)
+
+    def take_before(self, end_ms: int | None) -> _Records:
+        """Remove and return, in time order, the events before ``end_ms`` (all when None)."""
+        if not self.parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return _Records(
+                empty, np.zeros(0, dtype="S1"), empty, np.empty((0, self.width), dtype=object), empty
+            )
+        parts = self.parts
+        records = _Records(
+            np.concatenate([p.ts for p in parts]),
+            np.concatenate([p.keys for p in parts]),
+            np.concatenate([p.key_lengths for p in parts]),
+            np.concatenate([p.rows for p in parts]),
+            np.concatenate([p.lengths for p in parts]),
+        )
+        order = np.argsort(records.ts, kind="stable")
+        split = order.size if end_ms is None else int(np.searchsorted(records.ts[order], end_ms, side="left"))
+        keep = order[split:]
+        self.parts = [records.take(keep)] if keep.size else []
+        return records.take(order[:split])
+
+
+class _Records(NamedTuple):
+    ts: npt.NDArray[np.int64]
+    keys: npt.NDArray[np.bytes_]
+    key_lengths: npt.NDArray[np.int64]
+    rows: ObjectArray
+    lengths: npt.NDArray[np.int64]
+
+    def take(self, index: npt.NDArray[np.intp]) -> _Records:
+        return _Records(
+            self.ts[index], self.keys[index], self.key_lengths[index], self.rows[index], self.lengths[index]
+        )
 
 
 def _byte_lengths(pieces: ObjectArray) -> npt.NDArray[np.int64]:
@@ -348,9 +366,13 @@ class ShopGenerator:
     def _drain(self, end_ms: int | None) -> list[PackedBatch]:
         out = []
         for stream in STREAMS:
-            ts, keys, rows, lengths = self._buffers[stream].take_before(end_ms)
-            if ts.size:
-                out.append(pack_pieces(stream, rows, lengths, keys, ts))
+            records = self._buffers[stream].take_before(end_ms)
+            if records.ts.size:
+                out.append(
+                    pack_pieces(
+                        stream, records.rows, records.lengths, records.keys, records.key_lengths, records.ts
+                    )
+                )
         return out
 
     def _offsets(self, epoch_ms: int) -> npt.NDArray[np.int64]:
@@ -903,8 +925,10 @@ class ShopGenerator:
             + lengths["city"][place]
             + device_lengths[cust]
         )
-        keys = session_chars.view("S36").ravel().astype(object)[ev_session]
-        self._buffers[USER_EVENTS].add_rows(ev_ts, keys, rows, byte_lengths)
+        keys = session_chars.view("S36").ravel()[ev_session]
+        self._buffers[USER_EVENTS].add_rows(
+            _Records(ev_ts, keys, np.full(m, 36, dtype=np.int64), rows, byte_lengths)
+        )
 
     def _emit_orders(self, orders: list[Order]) -> None:
         if not orders:

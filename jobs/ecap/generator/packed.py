@@ -136,23 +136,24 @@ def pack_pieces(
     stream: str,
     pieces: npt.NDArray[np.object_],
     lengths: Int64Array,
-    keys: npt.NDArray[np.object_],
+    keys: npt.NDArray[np.bytes_],
+    key_lengths: Int64Array,
     timestamps_ms: Int64Array,
 ) -> PackedBatch:
     """Pack records given as rows of ``bytes`` pieces (a record's value is its row joined) with their
-    byte lengths: one join for the whole batch, no object per record."""
+    byte lengths, and keys in a fixed-width bytes array (no NUL bytes in a key) with theirs: one join
+    for the values, no object per record; keys all of the array's width are its very bytes."""
     data = b"".join(pieces.ravel().tolist())
     ends = np.cumsum(lengths, dtype=np.int64)
+    key_ends = np.cumsum(key_lengths, dtype=np.int64)
+    if key_lengths.size and bool((key_lengths == keys.itemsize).all()):
+        key_data = keys.tobytes()
+    else:
+        key_data = b"".join(keys.tolist())
     if len(data) != (int(ends[-1]) if ends.size else 0):
         raise GeneratorError(f"{stream}: the record lengths do not add up to the packed bytes")
-    key_list = keys.tolist()
-    key_ends = np.cumsum(np.fromiter(map(len, key_list), dtype=np.int64, count=len(key_list)))
+    if len(key_data) != (int(key_ends[-1]) if key_ends.size else 0):
+        raise GeneratorError(f"{stream}: the key lengths do not add up to the packed keys")
     return PackedBatch(
-        stream,
-        data,
-        ends - lengths,
-        ends,
-        b"".join(key_list),
-        key_ends,
-        np.asarray(timestamps_ms, dtype=np.int64),
+        stream, data, ends - lengths, ends, key_data, key_ends, np.asarray(timestamps_ms, dtype=np.int64)
     )

@@ -92,13 +92,15 @@ def test_pack_records_mixes_bytes_and_text_and_refuses_ragged_input() -> None:
 def test_pack_pieces_refuses_lengths_that_do_not_add_up() -> None:
     pieces = np.empty((2, 2), dtype=object)
     pieces[:] = [[b"{", b"}"], [b"[", b"]"]]
-    keys = np.empty(2, dtype=object)
-    keys[:] = [b"a", b"b"]
+    keys = np.asarray([b"a", b"bc"], dtype=np.bytes_)
+    key_lengths = np.asarray([1, 2], dtype=np.int64)
     stamps = np.asarray([1, 2], dtype=np.int64)
-    ok = pack_pieces("user-events", pieces, np.asarray([2, 2], dtype=np.int64), keys, stamps)
-    assert ok.value_list() == [b"{}", b"[]"]
-    with pytest.raises(GeneratorError, match="do not add up"):
-        pack_pieces("user-events", pieces, np.asarray([2, 3], dtype=np.int64), keys, stamps)
+    ok = pack_pieces("user-events", pieces, np.asarray([2, 2], dtype=np.int64), keys, key_lengths, stamps)
+    assert ok.value_list() == [b"{}", b"[]"] and ok.key_list() == [b"a", b"bc"]
+    with pytest.raises(GeneratorError, match="record lengths do not add up"):
+        pack_pieces("user-events", pieces, np.asarray([2, 3], dtype=np.int64), keys, key_lengths, stamps)
+    with pytest.raises(GeneratorError, match="key lengths do not add up"):
+        pack_pieces("user-events", pieces, np.asarray([2, 2], dtype=np.int64), keys, key_lengths + 1, stamps)
 
 
 def test_timestamps_and_ids_match_the_reference_formatting() -> None:
