@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -159,6 +159,16 @@ class LatencyHistogram:
         self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
         self.total += seconds
 
+    def observe_many(self, seconds: Sequence[float]) -> None:
+        """``observe`` for each value, in one numpy pass."""
+        if not seconds:
+            return
+        values = np.asarray(seconds, dtype=np.float64)
+        buckets = np.bincount(np.searchsorted(self.bounds, values, side="left"), minlength=len(self.counts))
+        for index, count in enumerate(buckets.tolist()):
+            self.counts[index] += count
+        self.total += float(values.sum())
+
     def merged(self, other: LatencyHistogram) -> LatencyHistogram:
         out = LatencyHistogram(self.bounds)
         out.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
@@ -203,6 +213,8 @@ class DeliveryEngine:
         self._abandon_at: float | None = None
         self._logged: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()  # guards only the producer swap against a concurrent scrape
+        self._delivered_topics: list[str] = []
+        self._delivered_latencies: list[float | None] = []
         self._deliveries = self._delivery_callback()
         self._producer = self._new_producer()
 
@@ -272,6 +284,8 @@ class DeliveryEngine:
             if not error.fatal():
                 raise
             self._fatal = error
+        finally:
+            self._settle_deliveries()
 
     # ------------------------------------------------------------------ sending
 
@@ -409,23 +423,35 @@ class DeliveryEngine:
     # ------------------------------------------------------------------ delivery reports
 
     def _delivery_callback(self) -> Callable[[KafkaError | None, Message], None]:
-        """The per-record delivery report handler: a closure over the counters (no attribute lookups),
-        with ``LatencyHistogram.observe`` inlined, since it runs once for every record."""
-        stats, histogram, bisect_left = self.stats, self.latency, bisect.bisect_left
-        counts, bounds = histogram.counts, histogram.bounds
+        """The per-record delivery report handler. It runs once for every record, so a success only
+        notes the topic and the latency in two lists; ``_settle_deliveries`` (after each poll, on
+        this thread) turns them into the counters and the histogram for a whole batch at once."""
+        note_topic, note_latency = self._delivered_topics.append, self._delivered_latencies.append
         settle = self._settle_failure
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
             if err is None:
-                stats[msg.topic()].delivered += 1  # type: ignore[index]
-                latency = msg.latency()
-                if latency is not None:
-                    counts[bisect_left(bounds, latency)] += 1
-                    histogram.total += latency
+                note_topic(msg.topic())  # type: ignore[arg-type]
+                note_latency(msg.latency())
                 return
             settle(msg.topic(), msg.key(), msg.value(), _timestamp(msg), err, 0)  # type: ignore[arg-type]
 
         return on_delivery
+
+    def _settle_deliveries(self) -> None:
+        """Count the successes noted by the delivery callback since the last call."""
+        topics, latencies = self._delivered_topics, self._delivered_latencies
+        n = len(topics)
+        if not n:
+            return
+        delivered = Counter(topics[:n])
+        noted = latencies[:n]
+        del topics[:n], latencies[:n]
+        for topic, count in delivered.items():
+            self.stats[topic].delivered += count
+        # msg.latency() is None only when librdkafka has no timestamp for the record: rare.
+        measured = cast(list[float], noted) if None not in noted else [x for x in noted if x is not None]
+        self.latency.observe_many(measured)
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         self._deliveries(err, msg)
