@@ -7,11 +7,15 @@ from a fixed table of the kinds the operator touches, so no API discovery is nee
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import ssl
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
+from urllib.parse import urlencode, urlsplit
 
 from kubernetes import client, config
 
@@ -127,11 +131,101 @@ def credentials(configuration: client.Configuration) -> Credentials:
     )
 
 
+class DirectTransport:
+    """Requests straight over ``http.client``: one keep-alive connection per thread, TLS and credentials
+    as the client configuration says. The official client's urllib3 stack costs about 2.5 times the CPU
+    per request (measured: ~260 vs ~100 us per small PATCH), and an operator handling a burst of objects
+    is CPU bound. Configurations it does not cover (a proxy, a TLS server name override) keep the
+    official client (``supports``)."""
+
+    def __init__(self, configuration: client.Configuration) -> None:
+        url = urlsplit(str(configuration.host))
+        self._configuration = configuration
+        self._https = url.scheme == "https"
+        self._host = url.hostname or "localhost"
+        self._port = url.port or (443 if self._https else 80)
+        self._prefix = url.path.rstrip("/")
+        self._context = tls_context(configuration) if self._https else None
+        self._local = threading.local()
+
+    @staticmethod
+    def supports(configuration: client.Configuration) -> bool:
+        url = urlsplit(str(configuration.host))
+        return (
+            url.scheme in ("http", "https")
+            and not configuration.proxy
+            and not getattr(configuration, "tls_server_name", None)
+            and not getattr(configuration, "assert_hostname", None)
+        )
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._https:
+            return http.client.HTTPSConnection(
+                self._host, self._port, timeout=TIMEOUT[1], context=self._context
+            )
+        return http.client.HTTPConnection(self._host, self._port, timeout=TIMEOUT[1])
+
+    def _auth(self) -> dict[str, str]:
+        """Fresh per request: an in-cluster token is re-read when it rotates (the configuration's hook)."""
+        headers: dict[str, str] = {}
+        settings = cast(Mapping[str, Mapping[str, Any]], self._configuration.auth_settings())
+        for setting in settings.values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[str(setting["key"])] = str(setting["value"])
+        if self._configuration.username and self._configuration.password is not None:
+            headers.setdefault("Authorization", str(self._configuration.get_basic_auth_token()))
+        return headers
+
+    def request(
+        self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> tuple[int, bytes]:
+        """(status, body). A kept-alive connection the server has closed meanwhile is opened again once;
+        a connection that cannot be made raises KubeApiError (status 0)."""
+        sent = {**headers, **self._auth()}
+        for attempt in (0, 1):
+            connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+            reused = connection is not None
+            if connection is None:
+                connection = self._local.connection = self._connect()
+            try:
+                connection.request(method, self._prefix + path, body=body, headers=sent)
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as err:
+                connection.close()
+                self._local.connection = None
+                if reused and attempt == 0:
+                    continue  # the server closed an idle connection: once more on a new one
+                raise KubeApiError(
+                    0, f"{method} {path}", f"no answer from {self._host}:{self._port}: {err}"
+                ) from err
+            if response.will_close:
+                connection.close()
+                self._local.connection = None
+            return response.status, data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def tls_context(configuration: client.Configuration) -> ssl.SSLContext:
+    """The CA, client certificate and verification the configuration (kubeconfig, service account) sets."""
+    context = ssl.create_default_context(
+        cafile=configuration.ssl_ca_cert or None, cadata=getattr(configuration, "ca_cert_data", None) or None
+    )
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
+    return context
+
+
 class KubeApi:
     """Synchronous calls (kopf runs sync handlers in its thread pool)."""
 
     def __init__(self, api_client: client.ApiClient) -> None:
         self._client = api_client
+        configuration = api_client.configuration
+        self._direct = DirectTransport(configuration) if DirectTransport.supports(configuration) else None
 
     @classmethod
     def from_environment(cls) -> KubeApi:
@@ -148,6 +242,11 @@ class KubeApi:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
+        if self._direct is not None:
+            target = f"{path}?{urlencode(query)}" if query else path
+            encoded = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+            status, raw_direct = self._direct.request(method, target, encoded, headers)
+            return self._decoded(status, raw_direct)
         serialized = self._client.param_serialize(
             method=method,
             resource_path=path,
@@ -161,7 +260,10 @@ class KubeApi:
             method, url, header_params=headers_out, body=body_out, _request_timeout=TIMEOUT
         )
         raw = response.read()  # type: ignore[no-untyped-call]
-        status = int(response.status)
+        return self._decoded(int(response.status), raw)
+
+    @staticmethod
+    def _decoded(status: int, raw: Any) -> tuple[int, Any]:
         text = raw.decode() if isinstance(raw, bytes) else str(raw or "")
         if status >= 400:
             return status, text
