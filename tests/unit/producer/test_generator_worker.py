@@ -21,10 +21,10 @@ from ecap.generator import GeneratorError, PackedBatch, ShopGenerator, pack_reco
 from ecap.producer import ProducerError
 from ecap.producer.runner import RunPlan
 from ecap.producer.worker import (
+    FrameReader,
     GeneratorWorker,
     chunk_frames,
     chunk_from_frames,
-    read_frame,
     shop_chunks,
     unpack_message,
 )
@@ -73,13 +73,14 @@ def _through_a_pipe(frames: list[bytes]) -> list[PackedBatch]:
 
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
-    tag, header = unpack_message(read_frame(receiver.fileno()))
+    reader = FrameReader(receiver.fileno())
+    tag, header = unpack_message(reader.read())
     assert tag == "chunk"
-    batches = chunk_from_frames(header, lambda: read_frame(receiver.fileno()))
+    batches = chunk_from_frames(header, reader.read)
     writer.join()
     sender.close()
     with pytest.raises(EOFError):
-        read_frame(receiver.fileno())
+        reader.read()
     receiver.close()
     return batches
 
