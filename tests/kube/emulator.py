@@ -122,6 +122,10 @@ class KubeEmulator(kmock.KubernetesScaffold):
     and watch events sent, e.g. ("EVENT", "MODIFIED kafkatopics"): what clients cost the API (benchmarks
     compare them per object)."""
 
+    _json_cache: collections.OrderedDict[int, tuple[object, bytes]] = attrs.field(
+        factory=collections.OrderedDict, init=False
+    )
+
     def __attrs_post_init__(self) -> None:
         self.store = ObjectStore(
             self.registry,
@@ -174,7 +178,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
         payload, status = response.payload, response.status or 200
         if not isinstance(payload, AsyncGenerator):
             return aiohttp.web.Response(
-                status=status, body=_json_bytes(payload), content_type="application/json"
+                status=status, body=self._serialized(payload), content_type="application/json"
             )
         stream = aiohttp.web.StreamResponse(status=status)
         stream.content_type = "application/json"
@@ -185,7 +189,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
                     if chunk:
                         await stream.write(chunk)
                 else:
-                    await stream.write(_json_bytes(chunk) + b"\n")
+                    await stream.write(self._serialized_event(chunk) + b"\n")
                     self._count_event(chunk, request.url.path)
             await stream.write_eof()
         except ConnectionError:
@@ -193,6 +197,34 @@ class KubeEmulator(kmock.KubernetesScaffold):
         finally:
             await payload.aclose()  # unsubscribes the watch at once, also when cancelled
         return stream
+
+    def _serialized(self, payload: Any) -> bytes:
+        """JSON of a response or event object. A stored object is serialised once for its write's answer
+        and every watcher's event (committed objects are never changed in place: a write stores a new
+        one), so it is kept by identity for a while; anything else is serialised each time."""
+        meta = payload.get("metadata") if isinstance(payload, dict) else None
+        if not (isinstance(meta, dict) and "uid" in meta and "resourceVersion" in meta):
+            return _json_bytes(payload)
+        cache = self._json_cache
+        hit = cache.get(id(payload))
+        if hit is not None and hit[0] is payload:
+            return hit[1]
+        data = _json_bytes(payload)
+        cache[id(payload)] = (payload, data)  # the reference keeps the id from being reused meanwhile
+        if len(cache) > JSON_CACHE_SIZE:
+            cache.popitem(last=False)
+        return data
+
+    def _serialized_event(self, event: Mapping[str, Any]) -> bytes:
+        if set(event) != {"type", "object"}:
+            return _json_bytes(event)
+        return (
+            b'{"type":'
+            + _json_bytes(event["type"])
+            + b',"object":'
+            + self._serialized(event["object"])
+            + b"}"
+        )
 
     def _count_event(self, event: Mapping[str, Any], path: str) -> None:
         """Watch events sent count too: each is serialised for, and handled by, its watcher."""
@@ -613,6 +645,10 @@ class KubeEmulator(kmock.KubernetesScaffold):
             "type": "BOOKMARK",
             "object": {"apiVersion": rtype.api_version, "kind": rtype.kind, "metadata": metadata},
         }
+
+
+JSON_CACHE_SIZE: Final = 512
+"""Stored objects whose JSON the emulator keeps (the latest writes: their answers and watch events)."""
 
 
 def _json_bytes(payload: Any) -> bytes:
