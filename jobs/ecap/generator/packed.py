@@ -45,6 +45,15 @@ class PackedBatch:
     def key_starts(self) -> Int64Array:
         return _starts(self.key_ends)
 
+    def key_starts_between(self, lo: int, hi: int) -> Int64Array:
+        """``key_starts[lo:hi]`` without computing the whole array (a live producer sends a batch in
+        many small ranges)."""
+        starts = np.empty(max(hi - lo, 0), dtype=np.int64)
+        if starts.size:
+            starts[0] = self.key_ends[lo - 1] if lo > 0 else 0
+            starts[1:] = self.key_ends[lo : hi - 1]
+        return starts
+
     def value_list(self) -> list[bytes]:
         """Every value as its own ``bytes`` (tests and in-process consumers; allocates per record)."""
         data = self.values

@@ -37,7 +37,7 @@ import numpy as np
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from ecap import schemas
-from ecap.generator.packed import PackedBatch, pack_records
+from ecap.generator.packed import Int64Array, PackedBatch, pack_records
 from ecap.producer.classify import Disposition, classify, reason_of
 from ecap.producer.retry import RetryPolicy
 
@@ -312,39 +312,49 @@ class DeliveryEngine:
             return
         limit = self.topic_limits[topic] - RECORD_OVERHEAD_BYTES
         stats.produced += hi - lo
-        value_starts, value_ends = batch.value_starts[lo:hi], batch.value_ends[lo:hi]
-        key_ends = batch.key_ends[lo:hi]
-        key_starts = batch.key_starts[lo:hi]
-        sizes = (value_ends - value_starts) + (key_ends - key_starts)
-        too_large = set(np.flatnonzero(sizes > limit).tolist())
-        values, keys = batch.values, batch.keys
-        produce = self._producer.produce
-        records = zip(
-            value_starts.tolist(),
-            value_ends.tolist(),
-            key_starts.tolist(),
-            key_ends.tolist(),
-            batch.timestamps_ms[lo:hi].tolist(),
-            strict=True,
-        )
-        for index, (a, b, c, d, ts) in enumerate(records):
-            value, key = values[a:b], keys[c:d]
-            if too_large and index in too_large:
-                self._too_large(topic, key, value, ts)
-                continue
-            try:
-                produce(topic, value, key, timestamp=ts)
-            except BufferError:
-                self._enqueue_when_room(topic, key, value, ts, None)
-                produce = self._producer.produce  # the wait may have replaced the producer
-            except KafkaException as err:
-                self._settle_local_error(topic, key, value, ts, err.args[0], attempt=0)
-                if self._fatal is not None:
-                    self._rebuild()  # the rest of the batch goes to a working producer
-                produce = self._producer.produce
+        key_starts = batch.key_starts_between(lo, hi)
+        sizes = (batch.value_ends[lo:hi] - batch.value_starts[lo:hi]) + (batch.key_ends[lo:hi] - key_starts)
+        # Records too large for the topic split the range into runs sent without any per-record check.
+        run_start = lo
+        for oversize in (lo + np.flatnonzero(sizes > limit)).tolist() + [hi]:
+            if oversize > run_start:
+                self._send_run(topic, batch, key_starts[run_start - lo : oversize - lo], run_start, oversize)
+            if oversize < hi:
+                self._too_large(
+                    topic,
+                    batch.keys[int(key_starts[oversize - lo]) : int(batch.key_ends[oversize])],
+                    batch.values[int(batch.value_starts[oversize]) : int(batch.value_ends[oversize])],
+                    int(batch.timestamps_ms[oversize]),
+                )
+            run_start = oversize + 1
         self._safe_poll(self._producer, 0)
         if self._fatal is not None:
             self._rebuild()
+
+    def _send_run(self, topic: str, batch: PackedBatch, key_starts: Int64Array, lo: int, hi: int) -> None:
+        """The produce loop itself: one slice of the value buffer and one of the key buffer per record
+        (``key_starts`` are those of records [lo, hi))."""
+        values, keys = batch.values, batch.keys
+        produce = self._producer.produce
+        records = zip(
+            batch.value_starts[lo:hi].tolist(),
+            batch.value_ends[lo:hi].tolist(),
+            key_starts.tolist(),
+            batch.key_ends[lo:hi].tolist(),
+            batch.timestamps_ms[lo:hi].tolist(),
+            strict=True,
+        )
+        for a, b, c, d, ts in records:
+            try:
+                produce(topic, values[a:b], keys[c:d], timestamp=ts)
+            except BufferError:
+                self._enqueue_when_room(topic, keys[c:d], values[a:b], ts, None)
+                produce = self._producer.produce  # the wait may have replaced the producer
+            except KafkaException as err:
+                self._settle_local_error(topic, keys[c:d], values[a:b], ts, err.args[0], attempt=0)
+                if self._fatal is not None:
+                    self._rebuild()  # the rest of the batch goes to a working producer
+                produce = self._producer.produce
 
     def _produce_one(
         self,

@@ -113,3 +113,11 @@ def test_timestamps_and_ids_match_the_reference_formatting() -> None:
     ids = uuids(rng, 2000)
     assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_key_starts_of_any_range_match_the_whole_array() -> None:
+    batch = pack_records("transactions", [b"a", b"bb", b"", b"dddd"], [b"1", b"2", b"3", b"4"], [1, 2, 3, 4])
+    assert batch.key_starts.tolist() == [0, 1, 3, 3]
+    for lo in range(5):
+        for hi in range(lo, 5):
+            assert batch.key_starts_between(lo, hi).tolist() == batch.key_starts[lo:hi].tolist()
