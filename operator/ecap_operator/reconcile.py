@@ -321,11 +321,18 @@ def desired_kafka_topic(ctx: Context, spec: KafkaTopicSpec) -> Desired:
 
 
 def former_placements(ctx: Context, spec: KafkaTopicSpec) -> list[ObjectRef]:
-    """Where the Strimzi topic of this KafkaTopic lived under another ``clusterNamespace``: the resource's
-    own namespace and the operator's Strimzi namespace, wherever the spec does not place it now. (A topic
-    moved from one explicit namespace to another leaves the first one where it was: no record of it.)"""
+    """Where the Strimzi topic of this KafkaTopic lived under another ``clusterNamespace``: the namespace
+    the status records (``topicNamespace``: where the operator last placed it, any namespace), the
+    resource's own namespace and the operator's Strimzi namespace, wherever the spec does not place it now.
+    Only topics claimed by this resource are touched there (``let_go_of``)."""
     current = place_topic(ctx.owner, spec, ctx.settings)
-    places = dict.fromkeys(n for n in (ctx.owner.namespace, ctx.settings.strimzi_namespace) if n)
+    recorded = (ctx.body.get("status") or {}).get("topicNamespace")
+    candidates = (
+        recorded if isinstance(recorded, str) else None,
+        ctx.owner.namespace,
+        ctx.settings.strimzi_namespace,
+    )
+    places = dict.fromkeys(n for n in candidates if n)
     refs = []
     for namespace in places:
         if namespace == current.namespace:
@@ -494,6 +501,7 @@ def status_kafka_topic(
         topic_name=topic,
         partitions=spec.partitions,
         replicas=spec.replicas,
+        topic_namespace=placement.namespace,
     )
     return status_patch(status, previous_conditions(ctx.body)[1])
 

@@ -50,3 +50,5 @@ class KafkaTopicStatus(BaseStatus):
     topic_name: str | None = None
     partitions: int | None = None
     replicas: int | None = None
+    topic_namespace: str | None = None
+    """Namespace of the Strimzi KafkaTopic as last placed: a move to another clusterNamespace lets it go."""

@@ -433,3 +433,46 @@ def test_moving_a_topic_to_another_cluster_namespace_follows_the_deletion_policy
     else:  # retained topics are claimed, never owned by reference (the collector must not take them)
         assert api.objects[here]["metadata"]["annotations"]["ecap.io/owner"] == f"{namespace}/transactions"
     assert (there in api.objects) == (policy == "Retain")
+
+
+@pytest.mark.parametrize("policy", ["Retain", "Delete"])
+def test_moving_a_topic_between_two_explicit_cluster_namespaces_lets_the_first_go(
+    api: FakeKubeApi, policy: str
+) -> None:
+    """The status records where the topic was placed (topicNamespace): neither namespace is the resource's
+    own nor the operator's, yet the one left behind is released (Retain) or deleted (Delete)."""
+    b = copy.deepcopy(body("KafkaTopic", "transactions"))
+    b["spec"] |= {"deletionPolicy": policy, "clusterNamespace": "kafka-a"}
+    api.put(b)
+    runtime = Runtime(api, SETTINGS)  # type: ignore[arg-type]
+    handle("KafkaTopic", b, None, LOG, runtime, from_timer=False)
+    namespace = b["metadata"]["namespace"]
+    first = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", "kafka-a", f"{namespace}.transactions")
+    stored = api.objects[ObjectRef.of(b)]
+    assert first in api.objects and stored["status"]["topicNamespace"] == "kafka-a"
+
+    moved = copy.deepcopy(stored)  # as kopf hands it over: with the status written before
+    moved["spec"]["clusterNamespace"] = "kafka-b"
+    moved["metadata"]["generation"] = 2
+    handle("KafkaTopic", moved, None, LOG, runtime, from_timer=False)
+    second = ObjectRef("kafka.strimzi.io/v1beta2", "KafkaTopic", "kafka-b", f"{namespace}.transactions")
+    assert api.objects[second]["metadata"]["annotations"]["ecap.io/owner"] == f"{namespace}/transactions"
+    assert api.objects[ObjectRef.of(b)]["status"]["topicNamespace"] == "kafka-b"
+    if policy == "Delete":
+        assert first not in api.objects
+    else:
+        left = api.objects[first]["metadata"]
+        assert "ecap.io/owner" not in (left.get("annotations") or {}) and "ecap.io/kind" not in left["labels"]
+        assert left["labels"]["strimzi.io/cluster"]  # Strimzi keeps the retained topic and its records
+    # Someone else's topic where ours was recorded is never touched.
+    theirs = copy.deepcopy(api.objects[second])
+    theirs["metadata"] |= {"namespace": "kafka-c", "annotations": {"ecap.io/owner": "other/transactions"}}
+    theirs["metadata"]["labels"]["ecap.io/owner-namespace"] = "other"
+    api.put(theirs)
+    again = copy.deepcopy(api.objects[ObjectRef.of(b)])
+    again["status"]["topicNamespace"] = "kafka-c"
+    again["metadata"]["generation"] = 3
+    handle("KafkaTopic", again, None, LOG, runtime, from_timer=False)
+    assert (
+        api.objects[ObjectRef.of(theirs)]["metadata"]["annotations"]["ecap.io/owner"] == "other/transactions"
+    )
