@@ -1,8 +1,8 @@
 """Records of one stream as three contiguous buffers: the cheap form to ship between processes.
 
 A ``PackedBatch`` holds every value of a batch back to back in one ``bytes`` object, the keys in
-another, and the end offset of each record in ``int64`` arrays (plus the timestamps). Pickling it is
-a few memory copies however many records it holds, where a list of a million small objects costs a
+another, and the offsets of each record in ``int64`` arrays (plus the timestamps). Shipping it is a
+few memory copies however many records it holds, where a list of a million small objects costs a
 million allocations on each side of a pipe. The delivering side slices ``values[start:end]`` right
 where it calls ``Producer.produce`` (confluent-kafka takes ``bytes``, not ``memoryview``).
 """

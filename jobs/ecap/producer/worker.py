@@ -2,8 +2,8 @@
 
 Generating and serialising events and handing them to librdkafka both cost Python CPU time; in one
 process they take turns under the GIL. ``GeneratorWorker`` moves the generator into a child process
-that writes each chunk, pickled into one message, to a pipe. A chunk travels packed
-(``ecap.generator.packed``: per stream one buffer of values, one of keys and offset arrays), so the
+that writes each chunk to a pipe. A chunk travels packed (``ecap.generator.packed``: per stream one
+buffer of values, one of keys and offset arrays) as raw frames behind a small pickled header, so the
 hand-over costs a few memory copies per chunk, not an object per record on each side.
 The parent unpacks a chunk and delivers it while the child already generates the next one. The pipe
 is the bounded queue: a child at most one chunk ahead blocks on its write until the parent reads, so
