@@ -6,6 +6,8 @@ objects (and place their Strimzi topics in their own namespace) while it runs.
 
 from __future__ import annotations
 
+from functools import partial
+
 from tests.kube.client import KubeClient, wait_for
 
 from .conftest import StartOperator
@@ -84,15 +86,13 @@ def test_moving_a_topic_between_two_explicit_cluster_namespaces(
         left = kube.get(STRIMZI, "kafkatopics", f"{ns}.kept", first)["metadata"]
         assert "ecap.io/owner" not in (left.get("annotations") or {})
         assert left["labels"]["strimzi.io/cluster"] == "test-kafka"  # Strimzi keeps it and its records
+
+        def placed(name: str) -> bool:
+            return bool(controllers.ecap("KafkaTopic", name)["status"].get("topicNamespace") == second)
+
         for name in ("kept", "dropped"):
             controllers.strimzi_topic_ready(f"{ns}.{name}", namespace=second)
-            wait_for(
-                lambda name=name: (
-                    controllers.ecap("KafkaTopic", name)["status"].get("topicNamespace") == second
-                ),
-                10,
-                f"{name}: the new placement in the status",
-            )
+            wait_for(partial(placed, name), 10, f"{name}: the new placement in the status")
         assert operator.problems() == []
     finally:
         for name in ("kept", "dropped"):
