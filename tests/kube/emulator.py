@@ -591,7 +591,13 @@ class KubeEmulator(kmock.KubernetesScaffold):
                     if wait <= 0:
                         return
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=wait)
+                    # A waiting event is taken at once, else awaited under a timer (no task per event, as
+                    # wait_for makes: under a burst of writes that cost more than the event itself).
+                    if queue.empty():
+                        async with asyncio.timeout(wait):
+                            event = await queue.get()
+                    else:
+                        event = queue.get_nowait()
                 except TimeoutError:
                     if bookmarks and (deadline is None or loop.time() < deadline):
                         yield self._bookmark(rtype, self.store.resource_version)
