@@ -245,7 +245,7 @@ class KubeEmulator(kmock.KubernetesScaffold):
             method=raw_request.method,
             params=dict(raw_request.query),
             headers=dict(raw_request.headers),
-            cookies=dict(raw_request.cookies),
+            cookies=dict(raw_request.cookies) if "Cookie" in raw_request.headers else {},
             data=data,
             body=body,
             text=body.decode(errors="replace"),
@@ -254,7 +254,10 @@ class KubeEmulator(kmock.KubernetesScaffold):
         return request
 
     def _trim_request_log(self) -> None:
-        """Keep only the latest requests: kmock matches each request against its whole log (O(n))."""
+        """Keep only the latest requests: kmock matches each request against its whole log (O(n)). Trimmed
+        once the log holds twice ``request_log_size`` (not after every request)."""
+        if len(self._requests) < 2 * self.request_log_size:
+            return
         excess = len(self._requests) - self.request_log_size
         if excess > 0:
             del self._requests[:excess]
