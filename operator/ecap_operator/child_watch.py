@@ -195,6 +195,12 @@ async def json_lines(content: aiohttp.StreamReader) -> AsyncIterator[Manifest]:
         yield json.loads(buffer)
 
 
+def _why(err: Exception) -> str:
+    if isinstance(err, KubeApiError) and err.status == 404:
+        return "404: the API serves no such kind; is its CRD installed?"
+    return str(err) or type(err).__name__
+
+
 class ChildWatch:
     """Lists and watches one target for ever, handing every change to a ``Dispatcher``."""
 
@@ -245,7 +251,9 @@ class ChildWatch:
                 # A kind whose CRD is not installed (no Spark Operator) fails the same way every time:
                 # said loudly once, then at debug level; the resync covers what this watch would see.
                 level = logging.WARNING if failures == 1 else logging.DEBUG
-                self._logger.log(level, "%s: not watched (%s), retrying in %.1f s", self.target, err, backoff)
+                self._logger.log(
+                    level, "%s: not watched (%s), retrying in %.1f s", self.target, _why(err), backoff
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
 

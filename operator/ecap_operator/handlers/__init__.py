@@ -66,6 +66,8 @@ from .diffbase import ObservedGenerationDiffBase, QuickProgressStorage
 from .engine import Known, Runtime, drop_table_data, placement_spec, reconcile, release_kafka_topic
 
 HANDLER_EVENTS: Final[tuple[str, ...]] = ("create", "update", "resume", "event")
+CHILD_LOG: Final = logging.getLogger("ecap_operator.children")
+"""The child watch's own log (its tasks outlive the startup handler that starts them)."""
 
 ROUTINE_OUTCOME: Final = re.compile(
     r"Handler '[^']+' succeeded\.|\w+ is processed: \d+ succeeded; 0 failed\."
@@ -580,7 +582,7 @@ def register(
         _register_kind(registry, kind, settings, holder, metrics)
 
     @kopf.on.startup(id="ecap_children_start", registry=registry)
-    async def ecap_children_start(settings: kopf.OperatorSettings, logger: kopf.Logger, **_: Any) -> None:
+    async def ecap_children_start(settings: kopf.OperatorSettings, **_: Any) -> None:
         """Start the child watch (after ``ecap_startup``): one list + watch task per kind and namespace;
         the refreshes run in kopf's thread pool, like the (synchronous) change handlers."""
         runtime = holder.get()
@@ -592,9 +594,9 @@ def register(
             )
 
         dispatcher = Dispatcher(
-            lambda event_type, child: on_child_event(event_type, child, runtime, logger),
+            lambda event_type, child: on_child_event(event_type, child, runtime, CHILD_LOG),
             settings.execution.executor,
-            logger,
+            CHILD_LOG,
             accepts=accepts,
         )
 
@@ -602,7 +604,7 @@ def register(
             return credentials(load_configuration())
 
         holder.child_watches = [
-            ChildWatch(target, connect, dispatcher, logger)
+            ChildWatch(target, connect, dispatcher, CHILD_LOG)
             for target in child_targets(holder_settings, namespaces, clusterwide)
         ]
         holder.child_tasks = [
@@ -610,7 +612,7 @@ def register(
             for watch in holder.child_watches
         ]
         for task in holder.child_tasks:
-            task.add_done_callback(lambda done: _report_crash(done, logger))
+            task.add_done_callback(lambda done: _report_crash(done, CHILD_LOG))
 
     @kopf.on.cleanup(id="ecap_children_stop", registry=registry)
     async def ecap_children_stop(**_: Any) -> None:
