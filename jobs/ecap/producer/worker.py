@@ -5,9 +5,11 @@ process they take turns under the GIL. ``GeneratorWorker`` moves the generator i
 that writes each chunk to a pipe. A chunk travels packed (``ecap.generator.packed``: per stream one
 buffer of values, one of keys and offset arrays) as raw frames behind a small pickled header, so the
 hand-over costs a few memory copies per chunk, not an object per record on each side.
-The parent unpacks a chunk and delivers it while the child already generates the next one. The pipe
-is the bounded queue: a child at most one chunk ahead blocks on its write until the parent reads, so
-a slow broker slows generation down instead of filling memory.
+The parent delivers a chunk while the child already generates the next ones: a reader thread moves
+chunks from the pipe into a queue of ``READ_AHEAD_CHUNKS`` (the pipe alone holds less than a chunk,
+so without it the child would wait for every chunk to be taken). The queue and the pipe are bounded:
+a child that far ahead blocks on its write, so a slow broker slows generation down instead of
+filling memory.
 
 The stream is the one the generator yields in-process, chunk for chunk and byte for byte (the same
 seed and period give the same events in the same order): the child runs the very same iterator
@@ -32,6 +34,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
 import struct
 import sys
@@ -59,6 +62,10 @@ DONE: Final = "done"
 FAILED: Final = "failed"
 STOP_SIGNAL: Final = signal.SIGUSR1
 JOIN_TIMEOUT_S: Final = 5.0
+READ_AHEAD_CHUNKS: Final = 3
+"""Chunks read from the pipe ahead of delivery (a few MiB each): the child does not wait for us."""
+_PIPE_ENDED: Final = "pipe ended"
+_READ_FAILED: Final = "read failed"
 _PR_SET_PDEATHSIG: Final = 1
 StartMethod = Literal["fork", "spawn"]
 
@@ -301,28 +308,66 @@ class GeneratorWorker:
         sender.close()  # only the child writes: its exit is then our end of file
         self.exit_code: int | None = None
         self._finished = False
+        self._messages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=READ_AHEAD_CHUNKS)
+        self._reader: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def __iter__(self) -> GeneratorWorker:
         return self
 
+    @property
+    def chunks_ahead(self) -> int:
+        """Chunks already read from the child and not yet taken (at most ``READ_AHEAD_CHUNKS``)."""
+        return self._messages.qsize()
+
     def __next__(self) -> list[PackedBatch]:
         if self._receiver is None:
             raise StopIteration
-        frames = self._frames
-        try:
-            tag, body = unpack_message(frames.read())
-            if tag == CHUNK:
-                return chunk_from_frames(body, frames.read)
-        except EOFError:
+        if self._reader is None:
+            # Started at the first chunk, not in __init__: every worker of a file is forked before
+            # any thread of ours runs (see start_method).
+            self._reader = threading.Thread(
+                target=self._read_ahead, name=f"{self.process.name}-reader", daemon=True
+            )
+            self._reader.start()
+        tag, body = self._messages.get()
+        if tag == CHUNK:
+            return body  # type: ignore[no-any-return]
+        if tag == _PIPE_ENDED:
             self.close()
             raise ProducerError(
                 f"the generator worker process exited unexpectedly (exit code {self.exit_code})"
-            ) from None
+            )
+        if tag == _READ_FAILED:
+            self.close()
+            raise body
         self._finished = True  # the child sent its last message and exits by itself
         self.close()
         if tag == FAILED:
             raise body
         raise StopIteration
+
+    def _read_ahead(self) -> None:
+        """Reader thread: moves messages from the pipe to the bounded queue, so the child keeps
+        generating while this process delivers (the pipe alone holds less than one chunk)."""
+        frames = self._frames
+        while True:
+            item: tuple[str, Any]
+            try:
+                tag, body = unpack_message(frames.read())
+                item = (tag, chunk_from_frames(body, frames.read) if tag == CHUNK else body)
+            except EOFError:
+                item = (_PIPE_ENDED, None)
+            except ProducerError as err:
+                item = (_READ_FAILED, err)
+            while not self._stopping.is_set():
+                try:
+                    self._messages.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if self._stopping.is_set() or item[0] != CHUNK:
+                return
 
     def close(self, timeout_s: float = JOIN_TIMEOUT_S) -> None:
         """Stop the child (wherever it is) and wait for it; idempotent."""
@@ -333,8 +378,9 @@ class GeneratorWorker:
                 os.kill(self.process.pid, STOP_SIGNAL)
             except ProcessLookupError:
                 pass  # it ended between the check and the signal
-        self._receiver.close()
-        self._receiver = None
+        self._stopping.set()
+        if self._reader is None:
+            self._receiver.close()  # a child blocked on a full pipe gets a broken pipe at once
         self.process.join(timeout_s)
         if self.process.is_alive():
             log.warning(
@@ -342,5 +388,14 @@ class GeneratorWorker:
             )
             self.process.kill()
             self.process.join()
+        if self._reader is not None:
+            # The child is gone, so the reader meets the end of the pipe (or the stop flag while the
+            # queue is full); only then is the pipe closed under it.
+            self._reader.join(timeout_s)
+            if self._reader.is_alive():  # another process holds a copy of the writing end
+                log.warning("generator worker %s: its pipe stays open after it stopped", self.process.pid)
+            else:
+                self._receiver.close()
+        self._receiver = None
         self.exit_code = self.process.exitcode
         self.process.close()

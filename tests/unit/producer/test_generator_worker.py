@@ -21,6 +21,7 @@ from ecap.generator import GeneratorError, PackedBatch, ShopGenerator, pack_reco
 from ecap.producer import ProducerError
 from ecap.producer.runner import RunPlan
 from ecap.producer.worker import (
+    READ_AHEAD_CHUNKS,
     FrameReader,
     GeneratorWorker,
     chunk_frames,
@@ -133,6 +134,24 @@ def test_close_stops_an_endless_live_stream_cleanly() -> None:
     with pytest.raises(StopIteration):
         next(worker)
     worker.close()  # idempotent
+
+
+def test_the_child_generates_ahead_of_a_busy_consumer_but_only_a_few_chunks() -> None:
+    """While the producer delivers, chunks keep coming out of the pipe (the child does not wait for
+    each one to be taken), up to READ_AHEAD_CHUNKS: a stalled delivery bounds the memory used."""
+    worker = GeneratorWorker(SPEC, LIVE, WEDNESDAY_NOON_UTC)
+    try:
+        next(worker)
+        deadline = time.monotonic() + 20
+        while worker.chunks_ahead < READ_AHEAD_CHUNKS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert worker.chunks_ahead == READ_AHEAD_CHUNKS
+        time.sleep(0.5)
+        assert worker.chunks_ahead == READ_AHEAD_CHUNKS and worker.process.is_alive()
+        assert all(isinstance(b, PackedBatch) for _ in range(5) for b in next(worker))
+    finally:
+        worker.close()
+    assert worker.exit_code == 0
 
 
 def test_terminal_signals_do_not_stop_the_worker_only_its_parent_does() -> None:
