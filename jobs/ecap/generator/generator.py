@@ -73,11 +73,11 @@ PRICE_CHANGE_SIGMA: Final = 0.12
 EVENT_ID_OPEN: Final = b'{"event_id":"'
 SESSION_ID_OPEN: Final = b'","session_id":"'
 ID_BLOCK_WIDTH: Final = len(EVENT_ID_OPEN) + 36 + len(SESSION_ID_OPEN) + 36
-CUSTOMER_PIECE_TABLE_MAX: Final = 250_000
-"""Up to this many customers (~230 B each, ~60 MB at most), their user-event pieces are built once;
+CUSTOMER_PIECE_TABLE_MAX: Final = 100_000
+"""Up to this many customers (~380 B each, ~40 MB at most), their user-event pieces are built once;
 above, per window for the customers in it (~0.1 us more per event)."""
-USER_EVENT_PIECES: Final = 8
-"""A user event is assembled from 8 byte pieces (``ShopGenerator._emit_user_events``)."""
+USER_EVENT_PIECES: Final = 6
+"""A user event is assembled from 6 byte pieces (``ShopGenerator._emit_user_events``)."""
 INSTANCE_SEED_TAG: Final = 0x5EED_1257
 """Mixed with the seed and an instance number: the entropy of a replica's own event stream."""
 
@@ -829,17 +829,12 @@ class ShopGenerator:
         """Byte pieces of a user event shared by many events, with their byte lengths (see
         ``_emit_user_events``). The per-customer pieces are built once for a population of up to
         ``customer_piece_table_max`` customers, else per window for the customers in it (memory)."""
-        self._ue_type = _objects([f'{name}","timestamp":"'.encode() for name in self._event_type_json])
+        self._ue_type = [f'{name}","timestamp":"'.encode() for name in self._event_type_json]
         self._ue_fragment = _objects([f'{frag},"location":'.encode() for frag in self._fragments])
-        self._ue_city = _objects([f'{loc},"device":'.encode() for loc in self.population.location_json])
         self._ue_seq_mid: ObjectArray = np.empty(0, dtype=object)
         self._ue_lengths = {
-            name: _byte_lengths(table)
-            for name, table in (
-                ("type", self._ue_type),
-                ("fragment", self._ue_fragment),
-                ("city", self._ue_city),
-            )
+            "type": np.fromiter(map(len, self._ue_type), dtype=np.int64, count=len(self._ue_type)),
+            "fragment": _byte_lengths(self._ue_fragment),
         }
         self._ue_customer_pieces = (
             self._customer_pieces(np.arange(self.population.size))
@@ -851,13 +846,19 @@ class ShopGenerator:
         self, customers: npt.NDArray[np.int64]
     ) -> tuple[ObjectArray, npt.NDArray[np.int64], ObjectArray, npt.NDArray[np.int64]]:
         """The two per-customer pieces of these customers, with byte lengths: the customer id (with
-        what surrounds it) and the device (closing the event)."""
+        what surrounds it), and the location of the home city with the device (closing the event)."""
         pop = self.population
+        locations, homes = pop.location_json, pop.city[customers].tolist()
         ids = _objects(
             [f'","customer_id":"{pop.customer_ids[c]}","event_type":"'.encode() for c in customers.tolist()]
         )
-        devices = _objects([f"{pop.device_json[c]}}}".encode() for c in customers.tolist()])
-        return ids, _byte_lengths(ids), devices, _byte_lengths(devices)
+        tails = _objects(
+            [
+                f'{locations[home]},"device":{pop.device_json[c]}}}'.encode()
+                for c, home in zip(customers.tolist(), homes, strict=True)
+            ]
+        )
+        return ids, _byte_lengths(ids), tails, _byte_lengths(tails)
 
     def _sequence_mid_pieces(self, sequences: int) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
         """``Z","sequence":q,"visitor_segment":..,"channel":..,`` for sequence numbers 1..``sequences``,
@@ -885,8 +886,9 @@ class ShopGenerator:
         ev_frag: npt.NDArray[np.int64],
     ) -> None:
         """Each event as a row of byte pieces, gathered from tables with numpy: no Python code and no
-        string runs per event. The ids and the timestamp are fixed-width byte columns; the rest are
-        fragments per customer, event type, sequence x segment x channel, page fragment and city."""
+        string runs per event. The ids, and the event type with the timestamp, are fixed-width byte
+        columns; the rest are pieces per customer (id; home location and device), sequence x segment
+        x channel, and page fragment."""
         m = ev_type.size
         if m == 0:
             return
@@ -898,33 +900,41 @@ class ShopGenerator:
         ids[:, len(EVENT_ID_OPEN) : len(EVENT_ID_OPEN) + 36] = uuid_chars(rng, m)
         ids[:, len(EVENT_ID_OPEN) + 36 : -36] = np.frombuffer(SESSION_ID_OPEN, dtype=np.uint8)
         ids[:, -36:] = session_chars[ev_session]
-        cust, place = customer[ev_session], city[ev_session]
+        if not np.array_equal(self.population.city[customer], city):
+            raise GeneratorError("user events: a session away from its customer's home city")
+        cust = customer[ev_session]
         n_channels = len(self._channels)
         seq_mid, seq_mid_lengths = self._sequence_mid_pieces(int(ev_seq.max()) + 1)
         seq_mid_index = ev_seq * (len(SEGMENTS) * n_channels) + (segment * n_channels + channel)[ev_session]
-        rows = np.empty((m, USER_EVENT_PIECES), dtype=object)
-        rows[:, 0] = ids.view(f"S{ID_BLOCK_WIDTH}").ravel()
+        # The event type and the timestamp as one fixed-width column: per type, its piece then the
+        # 23 characters; the NUL padding after them is dropped when numpy makes the bytes objects.
+        type_lengths = self._ue_lengths["type"]
+        width = int(type_lengths.max()) + 23
+        typed = np.zeros((m, width), dtype=np.uint8)
+        for event_type in np.unique(ev_type).tolist():
+            of_type = np.flatnonzero(ev_type == event_type)
+            start = int(type_lengths[event_type])
+            typed[of_type, :start] = np.frombuffer(self._ue_type[event_type], dtype=np.uint8)
+            typed[of_type, start : start + 23] = stamps[of_type]
         if self._ue_customer_pieces is None:
             present, cust = np.unique(cust, return_inverse=True)
-            ids_, id_lengths, devices, device_lengths = self._customer_pieces(present)
+            id_pieces, id_lengths, tails, tail_lengths = self._customer_pieces(present)
         else:
-            ids_, id_lengths, devices, device_lengths = self._ue_customer_pieces
-        rows[:, 1] = ids_[cust]
-        rows[:, 2] = self._ue_type[ev_type]
-        rows[:, 3] = stamps.view("S23").ravel()
-        rows[:, 4] = seq_mid[seq_mid_index]
-        rows[:, 5] = self._ue_fragment[ev_frag]
-        rows[:, 6] = self._ue_city[place]
-        rows[:, 7] = devices[cust]
-        lengths = self._ue_lengths
+            id_pieces, id_lengths, tails, tail_lengths = self._ue_customer_pieces
+        rows = np.empty((m, USER_EVENT_PIECES), dtype=object)
+        rows[:, 0] = ids.view(f"S{ID_BLOCK_WIDTH}").ravel()
+        rows[:, 1] = id_pieces[cust]
+        rows[:, 2] = typed.view(f"S{width}").ravel()
+        rows[:, 3] = seq_mid[seq_mid_index]
+        rows[:, 4] = self._ue_fragment[ev_frag]
+        rows[:, 5] = tails[cust]
         byte_lengths = (
             (ID_BLOCK_WIDTH + 23)
             + id_lengths[cust]
-            + lengths["type"][ev_type]
+            + type_lengths[ev_type]
             + seq_mid_lengths[seq_mid_index]
-            + lengths["fragment"][ev_frag]
-            + lengths["city"][place]
-            + device_lengths[cust]
+            + self._ue_lengths["fragment"][ev_frag]
+            + tail_lengths[cust]
         )
         keys = session_chars.view("S36").ravel()[ev_session]
         self._buffers[USER_EVENTS].add_rows(
