@@ -112,3 +112,32 @@ def money(cents: int) -> str:
 def json_str(text: str | None) -> str:
     """A JSON string literal (or ``null``), escaped once when a pool is built."""
     return "null" if text is None else json.dumps(text, ensure_ascii=False)
+
+
+_POWERS_OF_TEN: Final = 10 ** np.arange(19, dtype=np.int64)
+
+
+def money_column(cents: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bytes_], npt.NDArray[np.int64]]:
+    """``money`` of each value as a fixed-width bytes array (text left-aligned; numpy drops the NUL
+    padding when it makes ``bytes`` objects of it), with each text's length: no Python per value."""
+    values = np.asarray(cents, dtype=np.int64)
+    n = values.size
+    negative = values < 0
+    whole, fraction = np.divmod(np.abs(values), 100)
+    digit_counts = np.maximum(np.searchsorted(_POWERS_OF_TEN, whole, side="right"), 1).astype(np.int64)
+    lead = negative.astype(np.int64)
+    most = int(digit_counts.max()) if n else 1
+    width = 1 + most + 3
+    chars = np.zeros((n, width), dtype=np.uint8)
+    rows = np.arange(n)
+    chars[negative, 0] = ord("-")
+    for position in range(most):
+        has = position < digit_counts
+        power = _POWERS_OF_TEN[np.maximum(digit_counts - 1 - position, 0)]
+        digit = (whole // power) % 10
+        chars[rows[has], lead[has] + position] = ord("0") + digit[has]
+    point = lead + digit_counts
+    chars[rows, point] = ord(".")
+    chars[rows, point + 1] = ord("0") + fraction // 10
+    chars[rows, point + 2] = ord("0") + fraction % 10
+    return chars.view(f"S{width}").ravel(), point + 3

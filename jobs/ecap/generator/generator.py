@@ -21,22 +21,23 @@ import numpy as np
 import numpy.typing as npt
 from faker import Faker
 
+from ecap import schemas
 from ecap_operator.api.data_producer import DataProducerSpec
 
 from . import calendar, sessions
 from .catalog import ACTIVE, DISCONTINUED, OUT_OF_STOCK, PRICE_RANGES_CENTS, Catalog, build_catalog
-from .encode import rfc3339_chars, rfc3339_ms, rfc3339_one, texts, uuid_chars, uuids
+from .encode import money_column, rfc3339_chars, rfc3339_ms, rfc3339_one, texts, uuid_chars, uuids
 from .errors import GeneratorError
 from .fraud import BUILDERS, FraudContext, FraudPlanner
 from .geography import CITIES, distance_matrix_km, utc_offsets_ms
 from .orders import (
+    PAYMENT_NAMES,
     Order,
     OrderHistory,
     discount_percents,
     draw_payments,
     draw_quantities,
     normal_discount,
-    transaction_json,
 )
 from .packed import PackedBatch, pack_pieces
 from .population import SEGMENT_WEIGHTS, SEGMENTS, Population, build_population, channel_table
@@ -78,8 +79,51 @@ CUSTOMER_PIECE_TABLE_MAX: Final = 100_000
 above, per window for the customers in it (~0.1 us more per event)."""
 USER_EVENT_PIECES: Final = 6
 """A user event is assembled from 6 byte pieces (``ShopGenerator._emit_user_events``)."""
+TX_EVENT_ID_OPEN: Final = b'{"event_id":"'
+TX_TRANSACTION_ID_OPEN: Final = b'","transaction_id":"'
+TX_CUSTOMER_OPEN: Final = b'","customer_id":"'
+TX_HEAD_WIDTH: Final = len(TX_EVENT_ID_OPEN) + 36 + len(TX_TRANSACTION_ID_OPEN) + 36 + len(TX_CUSTOMER_OPEN)
+TX_SESSION_OPEN: Final = b'","session_id":"'
+TX_TIMESTAMP_OPEN: Final = b'","timestamp":"'
+TX_ITEMS_OPEN: Final = b'Z","items":['
+TX_MIDDLE_WIDTH: Final = len(TX_SESSION_OPEN) + 36 + len(TX_TIMESTAMP_OPEN) + 23 + len(TX_ITEMS_OPEN)
+TX_ITEM_SEPARATOR: Final = b","
+TX_AMOUNT_LABELS: Final = (b'],"subtotal":', b',"discount":', b',"tax":', b',"total_amount":')
+TRANSACTION_PIECES: Final = 16
+"""A transaction is assembled from 16 byte pieces (``ShopGenerator._emit_transactions``)."""
 INSTANCE_SEED_TAG: Final = 0x5EED_1257
 """Mixed with the seed and an instance number: the entropy of a replica's own event stream."""
+
+
+STREAM_PIECES: Final = {USER_EVENTS: USER_EVENT_PIECES, TRANSACTIONS: TRANSACTION_PIECES}
+
+
+@dataclass(frozen=True)
+class _TransactionTails:
+    """Pieces of a transaction after its amounts, from small tables: payment method with channel,
+    the city's location (with the device's key), the fraud label (closing the record)."""
+
+    payment_channel: dict[tuple[str, str], bytes]
+    location: list[bytes]
+    label: dict[str | None, bytes]
+
+    @classmethod
+    def build(cls, channels: Sequence[str], location_json: Sequence[str]) -> _TransactionTails:
+        return cls(
+            payment_channel={
+                (payment, channel): (
+                    f',"currency":"{schemas.CURRENCY}","payment_method":"{payment}","channel":"{channel}",'
+                    '"location":'
+                ).encode()
+                for payment in PAYMENT_NAMES
+                for channel in channels
+            },
+            location=[f'{location},"device":'.encode() for location in location_json],
+            label={
+                label: f',"injected_fraud":{"null" if label is None else json.dumps(label)}}}'.encode()
+                for label in (None, *schemas.FRAUD_TYPES)
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -162,6 +206,15 @@ class _Records(NamedTuple):
         )
 
 
+def _put(block: npt.NDArray[np.uint8], at: int, piece: bytes | npt.NDArray[np.uint8]) -> int:
+    """Write a constant piece or a per-row column of characters into a fixed-width block at ``at``."""
+    if isinstance(piece, bytes):
+        block[:, at : at + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
+        return at + len(piece)
+    block[:, at : at + piece.shape[1]] = piece
+    return at + int(piece.shape[1])
+
+
 def _byte_lengths(pieces: ObjectArray) -> npt.NDArray[np.int64]:
     return np.fromiter(map(len, pieces.tolist()), dtype=np.int64, count=pieces.size)
 
@@ -225,9 +278,10 @@ class ShopGenerator:
         self._distances = distance_matrix_km()
         self._channels, self._channel_cum = channel_table()
         self._planner = FraudPlanner(spec.fraud.rate, list(spec.fraud.types), np.random.default_rng(seeds[2]))
-        self._buffers = {
-            stream: _Buffer(USER_EVENT_PIECES if stream == USER_EVENTS else 1) for stream in STREAMS
-        }
+        self._buffers = {stream: _Buffer(STREAM_PIECES.get(stream, 1)) for stream in STREAMS}
+        self._tx_quantity: ObjectArray = np.empty(0, dtype=object)
+        self._tx_heads: ObjectArray | None = None
+        self._tx_tails = _TransactionTails.build(self._channels, self.population.location_json)
         self._offset_cache: dict[int, npt.NDArray[np.int64]] = {}
         self._updates_until: int | None = None
         self._snapshot_sent = False
@@ -941,28 +995,91 @@ class ShopGenerator:
             _Records(ev_ts, keys, np.full(m, 36, dtype=np.int64), rows, byte_lengths)
         )
 
+    def _tx_item_heads(self) -> ObjectArray:
+        """``{"product_id":..,"category":..,"unit_price":`` per product (neither ever changes)."""
+        if self._tx_heads is None:
+            cat = self.catalog
+            self._tx_heads = _objects(
+                [
+                    f'{{"product_id":"{pid}","category":"{calendar.CATEGORIES[c]}","unit_price":'.encode()
+                    for pid, c in zip(cat.product_ids, cat.category.tolist(), strict=True)
+                ]
+            )
+        return self._tx_heads
+
+    def _emit_transactions(self, orders: list[Order]) -> None:
+        """Each order's ``transactions`` record as a row of byte pieces (the layout of
+        ``orders.transaction_json``): ids, session and timestamp as fixed-width byte columns, money
+        formatted by numpy, the rest gathered from per-product, per-city and per-customer tables; the
+        only Python per order reads its fields and joins its items."""
+        n = len(orders)
+        pop, rng = self.population, self._rng
+        ids = uuid_chars(rng, 2 * n).reshape(n, 72)
+        ts = np.fromiter((o.ts_ms for o in orders), dtype=np.int64, count=n)
+        stamps = rfc3339_chars(ts)
+        if stamps is None:
+            raise GeneratorError("transactions: timestamps must fall in the years 0000-9999")
+        session_bytes = "".join([o.session_id for o in orders]).encode()
+        if len(session_bytes) != 36 * n:
+            raise GeneratorError("transactions: a session id that is not a 36-character UUID")
+        head = np.empty((n, TX_HEAD_WIDTH), dtype=np.uint8)
+        at = 0
+        for piece in (TX_EVENT_ID_OPEN, ids[:, :36], TX_TRANSACTION_ID_OPEN, ids[:, 36:], TX_CUSTOMER_OPEN):
+            at = _put(head, at, piece)
+        middle = np.empty((n, TX_MIDDLE_WIDTH), dtype=np.uint8)
+        at = 0
+        session_chars = np.frombuffer(session_bytes, dtype=np.uint8).reshape(n, 36)
+        for piece in (TX_SESSION_OPEN, session_chars, TX_TIMESTAMP_OPEN, stamps, TX_ITEMS_OPEN):
+            at = _put(middle, at, piece)
+
+        counts = np.fromiter((len(o.items) for o in orders), dtype=np.int64, count=n)
+        flat = np.asarray([item for o in orders for item in o.items], dtype=np.int64).reshape(-1, 3)
+        item_prices, _ = money_column(flat[:, 1])
+        quantities = flat[:, 2]
+        if self._tx_quantity.size <= int(quantities.max()):
+            self._tx_quantity = _objects(
+                [f',"quantity":{q}}}'.encode() for q in range(2 * int(quantities.max()) + 1)]
+            )
+        item_json = (
+            self._tx_item_heads()[flat[:, 0]] + item_prices.astype(object) + self._tx_quantity[quantities]
+        )
+        first = np.cumsum(counts) - counts
+        items = item_json[first]
+        for extra in range(1, int(counts.max())):
+            more = np.flatnonzero(counts > extra)
+            items[more] = items[more] + TX_ITEM_SEPARATOR + item_json[first[more] + extra]
+
+        money_cents = np.asarray(
+            [(o.subtotal_cents, o.discount_cents, o.tax_cents, o.total_cents) for o in orders], dtype=np.int64
+        )
+        amounts, _ = money_column(money_cents.T.ravel())
+        amount_pieces = amounts.astype(object).reshape(4, n)
+        keys = [pop.customer_ids[o.customer].encode() for o in orders]
+        tails = self._tx_tails
+        rows = np.empty((n, TRANSACTION_PIECES), dtype=object)
+        rows[:, 0] = head.view(f"S{TX_HEAD_WIDTH}").ravel()
+        rows[:, 1] = _objects(keys)
+        rows[:, 2] = middle.view(f"S{TX_MIDDLE_WIDTH}").ravel()
+        rows[:, 3] = items
+        for column, (label, amount) in enumerate(zip(TX_AMOUNT_LABELS, amount_pieces, strict=True)):
+            rows[:, 4 + 2 * column] = label
+            rows[:, 5 + 2 * column] = amount
+        rows[:, 12] = [tails.payment_channel[(o.payment, o.channel)] for o in orders]
+        rows[:, 13] = [tails.location[o.city] for o in orders]
+        rows[:, 14] = [o.device_json.encode() for o in orders]
+        rows[:, 15] = [tails.label[o.label] for o in orders]
+        lengths = np.fromiter(map(len, rows.ravel().tolist()), dtype=np.int64, count=rows.size)
+        byte_lengths = lengths.reshape(n, TRANSACTION_PIECES).sum(axis=1)
+        key_array = np.asarray(keys, dtype=np.bytes_)
+        key_lengths = np.fromiter(map(len, keys), dtype=np.int64, count=n)
+        self._buffers[TRANSACTIONS].add_rows(_Records(ts, key_array, key_lengths, rows, byte_lengths))
+
     def _emit_orders(self, orders: list[Order]) -> None:
         if not orders:
             return
         pop, rng = self.population, self._rng
         if TRANSACTIONS in self.streams:
-            ids = uuids(rng, 2 * len(orders))
-            ts = np.asarray([o.ts_ms for o in orders], dtype=np.int64)
-            stamps = rfc3339_ms(ts)
-            values = [
-                transaction_json(
-                    o,
-                    ids[2 * k],
-                    ids[2 * k + 1],
-                    stamps[k],
-                    pop.customer_ids[o.customer],
-                    self.catalog,
-                    pop.location_json[o.city],
-                )
-                for k, o in enumerate(orders)
-            ]
-            keys = [pop.customer_ids[o.customer].encode() for o in orders]
-            self._buffers[TRANSACTIONS].add(ts, keys, values)
+            self._emit_transactions(orders)
         synthetic = [o for o in orders if o.session_events]
         if USER_EVENTS in self.streams and synthetic:
             ev_ts_l: list[int] = []

@@ -1,0 +1,75 @@
+"""The vectorised serialisation (byte pieces, numpy money) gives exactly the per-record reference text."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ecap.generator import ShopGenerator
+from ecap.generator.encode import money, money_column, uuids
+from ecap.generator.orders import Order, transaction_json
+
+from .conftest import make_spec
+
+
+def test_money_column_matches_money_for_every_magnitude_and_sign() -> None:
+    edges = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 123_456, -1, -99, -100, -123_456, 10**15 + 7]
+    drawn = np.random.default_rng(5).integers(-(10**10), 10**10, size=2000).tolist()
+    cents = np.asarray(edges + drawn, dtype=np.int64)
+    texts, lengths = money_column(cents)
+    expected = [money(c).encode() for c in cents.tolist()]
+    assert texts.tolist() == expected
+    assert lengths.tolist() == [len(e) for e in expected]
+
+
+def _orders(generator: ShopGenerator) -> list[Order]:
+    """Hand-made orders covering one to seven items, discounts, every label and an away city."""
+    pop, cat = generator.population, generator.catalog
+    session_ids = uuids(np.random.default_rng(3), 9)
+    labels = [None, "velocity_attack", None, "amount_anomaly", "location_anomaly", None, "card_testing",
+              "time_anomaly", "device_anomaly"]  # fmt: skip
+    orders = []
+    for k, label in enumerate(labels):
+        customer = 17 * k
+        items = [(int(p), int(cat.price_cents[p]), 1 + (p % 3)) for p in range(3 * k, 3 * k + 1 + k % 7)]
+        orders.append(
+            Order(
+                ts_ms=1_772_409_600_000 + 61_001 * k,
+                customer=customer,
+                session_id=session_ids[k],
+                city=(int(pop.city[customer]) + k) % len(pop.location_json),
+                device_json=pop.device_json[customer + 1 if label == "device_anomaly" else customer],
+                channel=generator._channels[k % len(generator._channels)],
+                segment=k % 4,
+                items=items,
+                discount_cents=k * 137,
+                payment=["credit_card", "paypal", "debit_card", "apple_pay"][k % 4],
+                label=label,
+            )
+        )
+    return orders
+
+
+def test_transaction_bytes_equal_the_reference_json() -> None:
+    generator = ShopGenerator(make_spec(customers=400, products=60))
+    orders = _orders(generator)
+    ids = uuids(copy.deepcopy(generator._rng), 2 * len(orders))
+    generator._emit_orders(orders)
+    [batch] = [b for b in generator._drain(None) if b.stream == "transactions"]
+    pop = generator.population
+    expected = [
+        transaction_json(
+            o,
+            ids[2 * k],
+            ids[2 * k + 1],
+            np.datetime_as_string(np.datetime64(o.ts_ms, "ms"), unit="ms") + "Z",
+            pop.customer_ids[o.customer],
+            generator.catalog,
+            pop.location_json[o.city],
+        ).encode()
+        for k, o in enumerate(orders)
+    ]
+    assert batch.value_list() == expected
+    assert batch.key_list() == [pop.customer_ids[o.customer].encode() for o in orders]
+    assert batch.timestamps_ms.tolist() == [o.ts_ms for o in orders]
