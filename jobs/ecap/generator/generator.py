@@ -26,7 +26,7 @@ from ecap_operator.api.data_producer import DataProducerSpec
 
 from . import calendar, sessions
 from .catalog import ACTIVE, DISCONTINUED, OUT_OF_STOCK, PRICE_RANGES_CENTS, Catalog, build_catalog
-from .encode import money_column, rfc3339_chars, rfc3339_ms, rfc3339_one, texts, uuid_chars, uuids
+from .encode import money_column, rfc3339_chars, rfc3339_ms, texts, uuid_chars, uuids
 from .errors import GeneratorError
 from .fraud import BUILDERS, FraudContext, FraudPlanner
 from .geography import CITIES, distance_matrix_km, utc_offsets_ms
@@ -70,6 +70,11 @@ MAX_CART_PRODUCTS: Final = 3
 MAX_CART_UNITS: Final = 4
 UPDATE_TYPE_WEIGHTS: Final = {"price_change": 0.35, "stock_update": 0.35, "description_update": 0.15,
                               "status_change": 0.15}  # fmt: skip
+UPDATE_TYPES: Final = tuple(UPDATE_TYPE_WEIGHTS)
+UPDATE_TYPE_INDEX: Final = {name: i for i, name in enumerate(UPDATE_TYPES)}
+PRICE_CHANGE: Final = UPDATE_TYPE_INDEX["price_change"]
+DESCRIPTION_UPDATE: Final = UPDATE_TYPE_INDEX["description_update"]
+STATUS_CHANGE: Final = UPDATE_TYPE_INDEX["status_change"]
 PRICE_CHANGE_SIGMA: Final = 0.12
 EVENT_ID_OPEN: Final = b'{"event_id":"'
 SESSION_ID_OPEN: Final = b'","session_id":"'
@@ -89,13 +94,69 @@ TX_ITEMS_OPEN: Final = b'Z","items":['
 TX_MIDDLE_WIDTH: Final = len(TX_SESSION_OPEN) + 36 + len(TX_TIMESTAMP_OPEN) + 23 + len(TX_ITEMS_OPEN)
 TX_ITEM_SEPARATOR: Final = b","
 TX_AMOUNT_LABELS: Final = (b'],"subtotal":', b',"discount":', b',"tax":', b',"total_amount":')
+PU_EVENT_ID_OPEN: Final = b'{"event_id":"'
+PU_PRODUCT_OPEN: Final = b'","product_id":"'
+PU_HEAD_WIDTH: Final = len(PU_EVENT_ID_OPEN) + 36 + len(PU_PRODUCT_OPEN)
+PU_NAME_OPEN: Final = b'Z","name":'
+PU_MOMENT_WIDTH: Final = 23 + len(PU_NAME_OPEN)
+PU_PREVIOUS_OPEN: Final = b',"previous_price":'
+PRODUCT_UPDATE_PIECES: Final = 10
+"""A product update is assembled from 10 byte pieces (``ShopGenerator._emit_product_updates``)."""
 TRANSACTION_PIECES: Final = 16
 """A transaction is assembled from 16 byte pieces (``ShopGenerator._emit_transactions``)."""
 INSTANCE_SEED_TAG: Final = 0x5EED_1257
 """Mixed with the seed and an instance number: the entropy of a replica's own event stream."""
 
 
-STREAM_PIECES: Final = {USER_EVENTS: USER_EVENT_PIECES, TRANSACTIONS: TRANSACTION_PIECES}
+STREAM_PIECES: Final = {
+    USER_EVENTS: USER_EVENT_PIECES,
+    TRANSACTIONS: TRANSACTION_PIECES,
+    PRODUCT_UPDATES: PRODUCT_UPDATE_PIECES,
+}
+
+
+@dataclass
+class _UpdateTables:
+    """Pieces of product updates that depend on the product (id, name, category: never change), the
+    kind of update, or the (stock, status) pair; with the keys as a fixed-width bytes array."""
+
+    product_type_open: ObjectArray
+    name_category: ObjectArray
+    kind: ObjectArray
+    keys: npt.NDArray[np.bytes_]
+    key_lengths: npt.NDArray[np.int64]
+    stock_status_pieces: ObjectArray
+
+    @classmethod
+    def build(cls, catalog: Catalog) -> _UpdateTables:
+        ids = [pid.encode() for pid in catalog.product_ids]
+        return cls(
+            product_type_open=_objects([pid + b'","update_type":"' for pid in ids]),
+            name_category=_objects(
+                [
+                    f'{name},"category":"{calendar.CATEGORIES[c]}","price":'.encode()
+                    for name, c in zip(catalog.name_json, catalog.category.tolist(), strict=True)
+                ]
+            ),
+            kind=_objects([f'{kind}","timestamp":"'.encode() for kind in UPDATE_TYPES]),
+            keys=np.asarray(ids, dtype=np.bytes_),
+            key_lengths=np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)),
+            stock_status_pieces=np.empty(0, dtype=object),
+        )
+
+    def stock_status(self, largest_state: int) -> ObjectArray:
+        """``,"stock":s,"status":"..","description":`` at index stock * statuses + status."""
+        statuses = schemas.PRODUCT_STATUSES
+        if self.stock_status_pieces.size <= largest_state:
+            stocks = max(2 * (largest_state // len(statuses) + 1), 512)
+            self.stock_status_pieces = _objects(
+                [
+                    f',"stock":{stock},"status":"{status}","description":'.encode()
+                    for stock in range(stocks)
+                    for status in statuses
+                ]
+            )
+        return self.stock_status_pieces
 
 
 @dataclass(frozen=True)
@@ -281,6 +342,7 @@ class ShopGenerator:
         self._buffers = {stream: _Buffer(STREAM_PIECES.get(stream, 1)) for stream in STREAMS}
         self._tx_quantity: ObjectArray = np.empty(0, dtype=object)
         self._tx_heads: ObjectArray | None = None
+        self._pu: _UpdateTables | None = None
         self._tx_tails = _TransactionTails.build(self._channels, self.population.location_json)
         self._offset_cache: dict[int, npt.NDArray[np.int64]] = {}
         self._updates_until: int | None = None
@@ -445,12 +507,18 @@ class ShopGenerator:
 
     def _catalog_snapshot(self, t0: int) -> None:
         """Every product's full state once, so the compacted topic knows the whole catalog."""
-        n = self.catalog.size
-        ids = uuids(self._rng, n)
-        stamp = rfc3339_one(t0)
-        values = [self.catalog.update_json(ids[p], p, "stock_update", stamp, None) for p in range(n)]
-        keys = [pid.encode() for pid in self.catalog.product_ids]
-        self._buffers[PRODUCT_UPDATES].add(np.full(n, t0, dtype=np.int64), keys, values)
+        cat = self.catalog
+        n = cat.size
+        self._emit_product_updates(
+            np.full(n, t0, dtype=np.int64),
+            list(range(n)),
+            [UPDATE_TYPE_INDEX["stock_update"]] * n,
+            [-1] * n,
+            cat.price_cents.tolist(),
+            cat.stock.tolist(),
+            cat.status.tolist(),
+            list(cat.descriptions),
+        )
         self._snapshot_sent = True
         self._updates_until = t0
 
@@ -465,19 +533,15 @@ class ShopGenerator:
         rng, cat = self._rng, self.catalog
         ts = np.sort(rng.integers(h0, h1, size=n))
         products = rng.integers(0, cat.size, size=n).tolist()
-        type_names = list(UPDATE_TYPE_WEIGHTS)
-        kinds = rng.choice(len(type_names), size=n, p=list(UPDATE_TYPE_WEIGHTS.values())).tolist()
+        kinds = rng.choice(len(UPDATE_TYPES), size=n, p=list(UPDATE_TYPE_WEIGHTS.values())).tolist()
         draws = rng.random((n, 2)).tolist()
-        ids = uuids(rng, n)
-        stamps = rfc3339_ms(ts)
-        ts_list = ts.tolist()
-        values = []
-        for i in range(n):
-            p, kind, (u1, u2) = products[i], type_names[kinds[i]], draws[i]
-            previous: int | None = None
-            if kind == "status_change" and not self._change_status(p, u1, u2, ts_list[i]):
-                kind = "stock_update"
-            if kind == "price_change":
+        stock_update = UPDATE_TYPE_INDEX["stock_update"]
+        previous_prices, prices, stocks, statuses, descriptions = [], [], [], [], []
+        for i, (p, kind, (u1, u2), ts_ms) in enumerate(zip(products, kinds, draws, ts.tolist(), strict=True)):
+            previous = -1
+            if kind == STATUS_CHANGE and not self._change_status(p, u1, u2, ts_ms):
+                kind = kinds[i] = stock_update
+            if kind == PRICE_CHANGE:
                 previous = int(cat.price_cents[p])
                 lo, hi = PRICE_RANGES_CENTS[int(cat.category[p])]
                 factor = math.exp(PRICE_CHANGE_SIGMA * (2.0 * u1 - 1.0) * 1.7)
@@ -486,14 +550,83 @@ class ShopGenerator:
                     new = (
                         int(max(lo, previous - 100)) if previous - 100 >= lo else int(min(hi, previous + 100))
                     )
-                cat.set_price(p, new, ts_list[i])
-            elif kind == "stock_update":
+                cat.set_price(p, new, ts_ms)
+            elif kind == stock_update:
                 cat.stock[p] = 0 if cat.status[p] != ACTIVE else 1 + int(u1 * 499)
-            elif kind == "description_update":
+            elif kind == DESCRIPTION_UPDATE:
                 cat.set_description(p, int(u1 * len(cat.sentences)))
-            values.append(cat.update_json(ids[i], p, kind, stamps[i], previous))
-        keys = [cat.product_ids[p].encode() for p in products]
-        self._buffers[PRODUCT_UPDATES].add(ts, keys, values)
+            previous_prices.append(previous)
+            prices.append(int(cat.price_cents[p]))
+            stocks.append(int(cat.stock[p]))
+            statuses.append(int(cat.status[p]))
+            descriptions.append(cat.descriptions[p])
+        self._emit_product_updates(
+            ts, products, kinds, previous_prices, prices, stocks, statuses, descriptions
+        )
+
+    def _emit_product_updates(
+        self,
+        ts: npt.NDArray[np.int64],
+        products: list[int],
+        kinds: list[int],
+        previous_prices: list[int],
+        prices: list[int],
+        stocks: list[int],
+        statuses: list[int],
+        descriptions: list[str],
+    ) -> None:
+        """Updates as rows of byte pieces (the layout of ``Catalog.update_json``): the product's state
+        after each update, given per update; -1 as previous price is ``null``. The id and the
+        timestamp are fixed-width byte columns, money is formatted by numpy, the rest comes from
+        per-product, per-kind and per-(stock, status) tables."""
+        n = len(products)
+        if n == 0:
+            return
+        stamps = rfc3339_chars(ts)
+        if stamps is None:
+            raise GeneratorError("product updates: timestamps must fall in the years 0000-9999")
+        head = np.empty((n, PU_HEAD_WIDTH), dtype=np.uint8)
+        at = 0
+        for piece in (PU_EVENT_ID_OPEN, uuid_chars(self._rng, n), PU_PRODUCT_OPEN):
+            at = _put(head, at, piece)
+        moment = np.empty((n, PU_MOMENT_WIDTH), dtype=np.uint8)
+        _put(moment, _put(moment, 0, stamps), PU_NAME_OPEN)
+        product_index = np.asarray(products, dtype=np.int64)
+        tables = self._pu_tables()
+        previous = np.asarray(previous_prices, dtype=np.int64)
+        price_texts, _ = money_column(np.asarray(prices, dtype=np.int64))
+        previous_texts, _ = money_column(np.maximum(previous, 0))
+        previous_pieces = np.where(previous >= 0, previous_texts.astype(object), b"null")
+        state = np.asarray(stocks, dtype=np.int64) * len(schemas.PRODUCT_STATUSES) + np.asarray(
+            statuses, dtype=np.int64
+        )
+        rows = np.empty((n, PRODUCT_UPDATE_PIECES), dtype=object)
+        rows[:, 0] = head.view(f"S{PU_HEAD_WIDTH}").ravel()
+        rows[:, 1] = tables.product_type_open[product_index]
+        rows[:, 2] = tables.kind[np.asarray(kinds, dtype=np.int64)]
+        rows[:, 3] = moment.view(f"S{PU_MOMENT_WIDTH}").ravel()
+        rows[:, 4] = tables.name_category[product_index]
+        rows[:, 5] = price_texts
+        rows[:, 6] = PU_PREVIOUS_OPEN
+        rows[:, 7] = previous_pieces
+        rows[:, 8] = tables.stock_status(int(state.max()))[state]
+        rows[:, 9] = [f"{d}}}".encode() for d in descriptions]
+        lengths = np.fromiter(map(len, rows.ravel().tolist()), dtype=np.int64, count=rows.size)
+        keys = tables.keys[product_index]
+        self._buffers[PRODUCT_UPDATES].add_rows(
+            _Records(
+                ts,
+                keys,
+                tables.key_lengths[product_index],
+                rows,
+                lengths.reshape(n, PRODUCT_UPDATE_PIECES).sum(axis=1),
+            )
+        )
+
+    def _pu_tables(self) -> _UpdateTables:
+        if self._pu is None:
+            self._pu = _UpdateTables.build(self.catalog)
+        return self._pu
 
     def _change_status(self, product: int, u1: float, u2: float, epoch_ms: int) -> bool:
         """Flip a product's status; a category always keeps at least one active product."""

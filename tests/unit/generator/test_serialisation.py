@@ -73,3 +73,43 @@ def test_transaction_bytes_equal_the_reference_json() -> None:
     assert batch.value_list() == expected
     assert batch.key_list() == [pop.customer_ids[o.customer].encode() for o in orders]
     assert batch.timestamps_ms.tolist() == [o.ts_ms for o in orders]
+
+
+def test_product_update_bytes_equal_the_reference_json() -> None:
+    generator = ShopGenerator(make_spec(topics={"productUpdates": "product-updates"}, products=40))
+    cat = generator.catalog
+    kinds = ["price_change", "stock_update", "description_update", "status_change"]
+    products = list(range(3, 35, 3))
+    n = len(products)
+    ts = 1_772_409_600_000 + 7_777 * np.arange(n, dtype=np.int64)
+    for k, p in enumerate(products):
+        cat.price_cents[p] = 99 + 12_345 * k
+        cat.stock[p] = [0, 1, 499, 20_000][k % 4]
+        cat.status[p] = k % 3
+        cat.set_description(p, k)
+    previous = [(-1 if k % 2 else 1_000 * k + 99) for k in range(n)]
+    ids = uuids(copy.deepcopy(generator._rng), n)
+    generator._emit_product_updates(
+        ts,
+        products,
+        [k % 4 for k in range(n)],
+        previous,
+        [int(cat.price_cents[p]) for p in products],
+        [int(cat.stock[p]) for p in products],
+        [int(cat.status[p]) for p in products],
+        [cat.descriptions[p] for p in products],
+    )
+    [batch] = generator._drain(None)
+    expected = [
+        cat.update_json(
+            ids[k],
+            p,
+            kinds[k % 4],
+            np.datetime_as_string(np.datetime64(int(ts[k]), "ms"), unit="ms") + "Z",
+            None if previous[k] < 0 else previous[k],
+        ).encode()
+        for k, p in enumerate(products)
+    ]
+    assert batch.stream == "product-updates"
+    assert batch.value_list() == expected
+    assert batch.key_list() == [cat.product_ids[p].encode() for p in products]
