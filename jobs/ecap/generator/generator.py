@@ -343,6 +343,8 @@ class ShopGenerator:
         self._tx_quantity: ObjectArray = np.empty(0, dtype=object)
         self._tx_heads: ObjectArray | None = None
         self._pu: _UpdateTables | None = None
+        self._product_categories: list[int] = self.catalog.category.tolist()
+        self._price_ranges: list[tuple[int, int]] = [(lo, hi) for lo, hi in PRICE_RANGES_CENTS.tolist()]
         self._tx_tails = _TransactionTails.build(self._channels, self.population.location_json)
         self._offset_cache: dict[int, npt.NDArray[np.int64]] = {}
         self._updates_until: int | None = None
@@ -536,30 +538,51 @@ class ShopGenerator:
         kinds = rng.choice(len(UPDATE_TYPES), size=n, p=list(UPDATE_TYPE_WEIGHTS.values())).tolist()
         draws = rng.random((n, 2)).tolist()
         stock_update = UPDATE_TYPE_INDEX["stock_update"]
+        # The state as Python lists for the loop (numpy scalars are slow one at a time), written back
+        # after it; the price and status histories are kept by the catalog's own methods.
+        price, stock, status = cat.price_cents.tolist(), cat.stock.tolist(), cat.status.tolist()
+        category, ranges = self._product_categories, self._price_ranges
+        active = np.bincount(cat.category[cat.status == ACTIVE], minlength=len(calendar.CATEGORIES)).tolist()
         previous_prices, prices, stocks, statuses, descriptions = [], [], [], [], []
         for i, (p, kind, (u1, u2), ts_ms) in enumerate(zip(products, kinds, draws, ts.tolist(), strict=True)):
             previous = -1
-            if kind == STATUS_CHANGE and not self._change_status(p, u1, u2, ts_ms):
-                kind = kinds[i] = stock_update
+            if kind == STATUS_CHANGE:
+                # Flip the status; a category always keeps at least one active product.
+                c = category[p]
+                if status[p] == ACTIVE:
+                    if active[c] <= 1:
+                        kind = kinds[i] = stock_update
+                    else:
+                        status[p] = DISCONTINUED if u1 < 0.2 else OUT_OF_STOCK
+                        stock[p] = 0
+                        active[c] -= 1
+                        cat.set_status(p, status[p], ts_ms)
+                else:
+                    status[p] = ACTIVE
+                    stock[p] = 20 + int(u2 * 480)
+                    active[c] += 1
+                    cat.set_status(p, ACTIVE, ts_ms)
             if kind == PRICE_CHANGE:
-                previous = int(cat.price_cents[p])
-                lo, hi = PRICE_RANGES_CENTS[int(cat.category[p])]
+                previous = price[p]
+                lo, hi = ranges[category[p]]
                 factor = math.exp(PRICE_CHANGE_SIGMA * (2.0 * u1 - 1.0) * 1.7)
                 new = int(min(hi, max(lo, (previous * factor) // 100 * 100 + 99)))
                 if new == previous:
-                    new = (
-                        int(max(lo, previous - 100)) if previous - 100 >= lo else int(min(hi, previous + 100))
-                    )
+                    new = max(lo, previous - 100) if previous - 100 >= lo else min(hi, previous + 100)
+                price[p] = new
                 cat.set_price(p, new, ts_ms)
             elif kind == stock_update:
-                cat.stock[p] = 0 if cat.status[p] != ACTIVE else 1 + int(u1 * 499)
+                stock[p] = 0 if status[p] != ACTIVE else 1 + int(u1 * 499)
             elif kind == DESCRIPTION_UPDATE:
                 cat.set_description(p, int(u1 * len(cat.sentences)))
             previous_prices.append(previous)
-            prices.append(int(cat.price_cents[p]))
-            stocks.append(int(cat.stock[p]))
-            statuses.append(int(cat.status[p]))
+            prices.append(price[p])
+            stocks.append(stock[p])
+            statuses.append(status[p])
             descriptions.append(cat.descriptions[p])
+        cat.price_cents[:] = price
+        cat.stock[:] = stock
+        cat.status[:] = status
         self._emit_product_updates(
             ts, products, kinds, previous_prices, prices, stocks, statuses, descriptions
         )
@@ -627,21 +650,6 @@ class ShopGenerator:
         if self._pu is None:
             self._pu = _UpdateTables.build(self.catalog)
         return self._pu
-
-    def _change_status(self, product: int, u1: float, u2: float, epoch_ms: int) -> bool:
-        """Flip a product's status; a category always keeps at least one active product."""
-        cat = self.catalog
-        status = int(cat.status[product])
-        if status == ACTIVE:
-            peers = np.count_nonzero((cat.category == cat.category[product]) & (cat.status == ACTIVE))
-            if peers <= 1:
-                return False
-            cat.set_status(product, DISCONTINUED if u1 < 0.2 else OUT_OF_STOCK, epoch_ms)
-            cat.stock[product] = 0
-        else:
-            cat.set_status(product, ACTIVE, epoch_ms)
-            cat.stock[product] = 20 + int(u2 * 480)
-        return True
 
     # ------------------------------------------------------------------ sessions
 
