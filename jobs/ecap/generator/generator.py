@@ -82,8 +82,8 @@ ID_BLOCK_WIDTH: Final = len(EVENT_ID_OPEN) + 36 + len(SESSION_ID_OPEN) + 36
 CUSTOMER_PIECE_TABLE_MAX: Final = 100_000
 """Up to this many customers (~380 B each, ~40 MB at most), their user-event pieces are built once;
 above, per window for the customers in it (~0.1 us more per event)."""
-USER_EVENT_PIECES: Final = 6
-"""A user event is assembled from 6 byte pieces (``ShopGenerator._emit_user_events``)."""
+USER_EVENT_PIECES: Final = 4
+"""A user event is assembled from 4 byte pieces (``ShopGenerator._emit_user_events``)."""
 TX_EVENT_ID_OPEN: Final = b'{"event_id":"'
 TX_TRANSACTION_ID_OPEN: Final = b'","transaction_id":"'
 TX_CUSTOMER_OPEN: Final = b'","customer_id":"'
@@ -274,6 +274,14 @@ def _put(block: npt.NDArray[np.uint8], at: int, piece: bytes | npt.NDArray[np.ui
         return at + len(piece)
     block[:, at : at + piece.shape[1]] = piece
     return at + int(piece.shape[1])
+
+
+def _fixed_width_chars(pieces: ObjectArray, lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8] | None:
+    """The pieces as rows of an (n, width) array of characters if all are ``width`` long, else None."""
+    if lengths.size == 0 or not bool((lengths == lengths[0]).all()):
+        return None
+    joined = b"".join(pieces.tolist())
+    return np.frombuffer(joined, dtype=np.uint8).reshape(lengths.size, int(lengths[0]))
 
 
 def _byte_lengths(pieces: ObjectArray) -> npt.NDArray[np.int64]:
@@ -1036,6 +1044,11 @@ class ShopGenerator:
             if self.population.size <= self.customer_piece_table_max
             else None
         )
+        self._ue_id_chars = (
+            None
+            if self._ue_customer_pieces is None
+            else _fixed_width_chars(self._ue_customer_pieces[0], self._ue_customer_pieces[1])
+        )
 
     def _customer_pieces(
         self, customers: npt.NDArray[np.int64]
@@ -1090,39 +1103,51 @@ class ShopGenerator:
         stamps = rfc3339_chars(ev_ts)
         if stamps is None:
             raise GeneratorError("user events: timestamps must fall in the years 0000-9999")
-        ids = np.empty((m, ID_BLOCK_WIDTH), dtype=np.uint8)
-        ids[:, : len(EVENT_ID_OPEN)] = np.frombuffer(EVENT_ID_OPEN, dtype=np.uint8)
-        ids[:, len(EVENT_ID_OPEN) : len(EVENT_ID_OPEN) + 36] = uuid_chars(rng, m)
-        ids[:, len(EVENT_ID_OPEN) + 36 : -36] = np.frombuffer(SESSION_ID_OPEN, dtype=np.uint8)
-        ids[:, -36:] = session_chars[ev_session]
         if not np.array_equal(self.population.city[customer], city):
             raise GeneratorError("user events: a session away from its customer's home city")
         cust = customer[ev_session]
-        n_channels = len(self._channels)
-        seq_mid, seq_mid_lengths = self._sequence_mid_pieces(int(ev_seq.max()) + 1)
-        seq_mid_index = ev_seq * (len(SEGMENTS) * n_channels) + (segment * n_channels + channel)[ev_session]
-        # The event type and the timestamp as one fixed-width column: per type, its piece then the
-        # 23 characters; the NUL padding after them is dropped when numpy makes the bytes objects.
+        if self._ue_customer_pieces is None:
+            present, cust = np.unique(cust, return_inverse=True)
+            id_pieces, id_lengths, tails, tail_lengths = self._customer_pieces(present)
+            id_chars = _fixed_width_chars(id_pieces, id_lengths)
+        else:
+            id_pieces, id_lengths, tails, tail_lengths = self._ue_customer_pieces
+            id_chars = self._ue_id_chars
         type_lengths = self._ue_lengths["type"]
-        width = int(type_lengths.max()) + 23
-        typed = np.zeros((m, width), dtype=np.uint8)
+        typed_width = int(type_lengths.max()) + 23
+        # The head of an event as one fixed-width column: the ids, the customer's piece when all are
+        # as wide (customer ids below 1M), then per type its piece and the 23 timestamp characters;
+        # the NUL padding after them is dropped when numpy makes the bytes objects.
+        id_width = 0 if id_chars is None else int(id_chars.shape[1])
+        typed_at = ID_BLOCK_WIDTH + id_width
+        head = np.zeros((m, typed_at + typed_width), dtype=np.uint8)
+        head[:, : len(EVENT_ID_OPEN)] = np.frombuffer(EVENT_ID_OPEN, dtype=np.uint8)
+        head[:, len(EVENT_ID_OPEN) : len(EVENT_ID_OPEN) + 36] = uuid_chars(rng, m)
+        head[:, len(EVENT_ID_OPEN) + 36 : ID_BLOCK_WIDTH - 36] = np.frombuffer(
+            SESSION_ID_OPEN, dtype=np.uint8
+        )
+        head[:, ID_BLOCK_WIDTH - 36 : ID_BLOCK_WIDTH] = session_chars[ev_session]
+        if id_chars is not None:
+            head[:, ID_BLOCK_WIDTH:typed_at] = id_chars[cust]
+        typed = head[:, typed_at:]
         for event_type in np.unique(ev_type).tolist():
             of_type = np.flatnonzero(ev_type == event_type)
             start = int(type_lengths[event_type])
             typed[of_type, :start] = np.frombuffer(self._ue_type[event_type], dtype=np.uint8)
             typed[of_type, start : start + 23] = stamps[of_type]
-        if self._ue_customer_pieces is None:
-            present, cust = np.unique(cust, return_inverse=True)
-            id_pieces, id_lengths, tails, tail_lengths = self._customer_pieces(present)
-        else:
-            id_pieces, id_lengths, tails, tail_lengths = self._ue_customer_pieces
+        n_channels = len(self._channels)
+        seq_mid, seq_mid_lengths = self._sequence_mid_pieces(int(ev_seq.max()) + 1)
+        seq_mid_index = ev_seq * (len(SEGMENTS) * n_channels) + (segment * n_channels + channel)[ev_session]
         rows = np.empty((m, USER_EVENT_PIECES), dtype=object)
-        rows[:, 0] = ids.view(f"S{ID_BLOCK_WIDTH}").ravel()
-        rows[:, 1] = id_pieces[cust]
-        rows[:, 2] = typed.view(f"S{width}").ravel()
-        rows[:, 3] = seq_mid[seq_mid_index]
-        rows[:, 4] = self._ue_fragment[ev_frag]
-        rows[:, 5] = tails[cust]
+        if id_chars is not None:
+            rows[:, 0] = head.view(f"S{head.shape[1]}").ravel()
+        else:
+            ids_only = np.ascontiguousarray(head[:, :ID_BLOCK_WIDTH]).view(f"S{ID_BLOCK_WIDTH}").ravel()
+            typed_only = np.ascontiguousarray(typed).view(f"S{typed_width}").ravel()
+            rows[:, 0] = ids_only.astype(object) + id_pieces[cust] + typed_only.astype(object)
+        rows[:, 1] = seq_mid[seq_mid_index]
+        rows[:, 2] = self._ue_fragment[ev_frag]
+        rows[:, 3] = tails[cust]
         byte_lengths = (
             (ID_BLOCK_WIDTH + 23)
             + id_lengths[cust]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from ecap.generator import ShopGenerator
+from ecap.generator import ShopGenerator, decode
 from ecap.generator.encode import money, money_column, uuids
 from ecap.generator.orders import Order, transaction_json
 
@@ -113,3 +114,23 @@ def test_product_update_bytes_equal_the_reference_json() -> None:
     assert batch.stream == "product-updates"
     assert batch.value_list() == expected
     assert batch.key_list() == [cat.product_ids[p].encode() for p in products]
+
+
+def test_customer_ids_of_different_widths_serialise_like_uniform_ones() -> None:
+    """Above 1M customers ids differ in width: the event head then takes the slower general path."""
+    spec = make_spec(topics={"userEvents": "user-events"}, customers=600)
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    uniform = ShopGenerator(spec)
+    mixed = ShopGenerator(spec)
+    renamed = {
+        cid: f"cust_{1_000_000 + i}" for i, cid in enumerate(mixed.population.customer_ids) if i % 3 == 0
+    }
+    mixed.population.customer_ids[:] = [renamed.get(cid, cid) for cid in mixed.population.customer_ids]
+    mixed._build_user_event_tables()
+    assert mixed._ue_id_chars is None and uniform._ue_id_chars is not None
+    expected = decode(uniform.replay(start, start + timedelta(hours=3), 20_000))["user-events"]
+    got = decode(mixed.replay(start, start + timedelta(hours=3), 20_000))["user-events"]
+    assert len(got) > 500 and any(e["customer_id"] in renamed.values() for e in got)
+    for event in expected:
+        event["customer_id"] = renamed.get(event["customer_id"], event["customer_id"])
+    assert got == expected
