@@ -232,26 +232,35 @@ class _Buffer:
         if records.ts.size:
             self.parts.append(records)
 
-    def take_before(self, end_ms: int | None) -> _Records:
-        """Remove and return, in time order, the events before ``end_ms`` (all when None)."""
+    def take_before(self, end_ms: int | None) -> tuple[_Records, npt.NDArray[np.intp]]:
+        """Remove and return the events before ``end_ms`` (all when None), in the order they were
+        added, with the (stable) permutation that puts them in time order: the rows themselves are
+        never sorted (``pack_pieces`` permutes offsets instead)."""
         if not self.parts:
             empty = np.zeros(0, dtype=np.int64)
-            return _Records(
+            records = _Records(
                 empty, np.zeros(0, dtype="S1"), empty, np.empty((0, self.width), dtype=object), empty
             )
+            return records, np.zeros(0, dtype=np.intp)
         parts = self.parts
-        records = _Records(
-            np.concatenate([p.ts for p in parts]),
-            np.concatenate([p.keys for p in parts]),
-            np.concatenate([p.key_lengths for p in parts]),
-            np.concatenate([p.rows for p in parts]),
-            np.concatenate([p.lengths for p in parts]),
+        records = (
+            parts[0]
+            if len(parts) == 1
+            else _Records(
+                np.concatenate([p.ts for p in parts]),
+                np.concatenate([p.keys for p in parts]),
+                np.concatenate([p.key_lengths for p in parts]),
+                np.concatenate([p.rows for p in parts]),
+                np.concatenate([p.lengths for p in parts]),
+            )
         )
-        order = np.argsort(records.ts, kind="stable")
-        split = order.size if end_ms is None else int(np.searchsorted(records.ts[order], end_ms, side="left"))
-        keep = order[split:]
-        self.parts = [records.take(keep)] if keep.size else []
-        return records.take(order[:split])
+        self.parts = []
+        if end_ms is not None:
+            later = records.ts >= end_ms
+            if later.any():
+                self.parts = [records.take(np.flatnonzero(later))]
+                records = records.take(np.flatnonzero(~later))
+        return records, np.argsort(records.ts, kind="stable")
 
 
 class _Records(NamedTuple):
@@ -493,11 +502,17 @@ class ShopGenerator:
     def _drain(self, end_ms: int | None) -> list[PackedBatch]:
         out = []
         for stream in STREAMS:
-            records = self._buffers[stream].take_before(end_ms)
+            records, order = self._buffers[stream].take_before(end_ms)
             if records.ts.size:
                 out.append(
                     pack_pieces(
-                        stream, records.rows, records.lengths, records.keys, records.key_lengths, records.ts
+                        stream,
+                        records.rows,
+                        records.lengths,
+                        records.keys,
+                        records.key_lengths,
+                        records.ts,
+                        order,
                     )
                 )
         return out
