@@ -49,6 +49,8 @@ def texts(chars: npt.NDArray[np.uint8]) -> list[str]:
 
 DAY_MS: Final = 86_400_000
 _DATE_WIDTH: Final = 10  # YYYY-MM-DD: years 0000-9999
+_DAY_SPAN_BY_RANGE: Final = 4096
+"""Values spanning fewer days index a range of dates (no sort); wider spans format the distinct days."""
 
 
 def rfc3339_ms(epoch_ms: npt.NDArray[np.int64]) -> list[str]:
@@ -80,7 +82,13 @@ def rfc3339_chars(epoch_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8] | No
     formatted as dates."""
     ms = np.asarray(epoch_ms, dtype=np.int64)
     days = ms // DAY_MS
-    unique_days, day_index = np.unique(days, return_inverse=True)
+    if ms.size == 0:
+        return np.empty((0, 23), dtype=np.uint8)
+    first, last = int(days.min()), int(days.max())
+    if last - first < _DAY_SPAN_BY_RANGE:
+        unique_days, day_index = np.arange(first, last + 1, dtype=np.int64), days - first
+    else:
+        unique_days, day_index = np.unique(days, return_inverse=True)
     dates = np.datetime_as_string(unique_days.astype("datetime64[D]")).tolist()
     if any(len(d) != _DATE_WIDTH for d in dates):
         return None
