@@ -48,6 +48,19 @@ def texts(chars: npt.NDArray[np.uint8]) -> list[str]:
 
 
 DAY_MS: Final = 86_400_000
+
+
+def _clock_table() -> npt.NDArray[np.uint8]:
+    """``HH:MM:SS`` of each second of a day, as an (86400, 8) array of ASCII codes (~0.7 MB)."""
+    second = np.arange(86_400)
+    table = np.full((second.size, 8), ord(":"), dtype=np.uint8)
+    table[:, 0:2] = _DIGITS[second // 3600, 1:]
+    table[:, 3:5] = _DIGITS[second // 60 % 60, 1:]
+    table[:, 6:8] = _DIGITS[second % 60, 1:]
+    return table
+
+
+_CLOCK: Final = _clock_table()
 _DATE_WIDTH: Final = 10  # YYYY-MM-DD: years 0000-9999
 _DAY_SPAN_BY_RANGE: Final = 4096
 """Values spanning fewer days index a range of dates (no sort); wider spans format the distinct days."""
@@ -79,7 +92,7 @@ def _rfc3339(epoch_ms: npt.NDArray[np.int64], suffix: str) -> list[str]:
 def rfc3339_chars(epoch_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8] | None:
     """``2026-11-27T18:03:11.123`` per value as an (n, 23) array of ASCII codes; None for a year
     outside 0000-9999. The digits come from integer arithmetic; only the few distinct dates are
-    formatted as dates."""
+    formatted as dates, the clock time of the day comes from a table of its seconds."""
     ms = np.asarray(epoch_ms, dtype=np.int64)
     days = ms // DAY_MS
     if ms.size == 0:
@@ -93,16 +106,16 @@ def rfc3339_chars(epoch_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8] | No
     if any(len(d) != _DATE_WIDTH for d in dates):
         return None
     chars = np.empty((ms.size, 23), dtype=np.uint8)
-    date_chars = np.frombuffer("".join(dates).encode("ascii"), dtype=np.uint8)
-    chars[:, :_DATE_WIDTH] = date_chars.reshape(-1, _DATE_WIDTH)[day_index.reshape(-1)]
-    of_day = ms - days * DAY_MS
-    hour, of_hour = np.divmod(of_day, 3_600_000)
-    minute, of_minute = np.divmod(of_hour, 60_000)
-    second, milli = np.divmod(of_minute, 1000)
-    for column, char in ((10, "T"), (13, ":"), (16, ":"), (19, ".")):
-        chars[:, column] = ord(char)
-    for column, value, digits in ((11, hour, 2), (14, minute, 2), (17, second, 2), (20, milli, 3)):
-        chars[:, column : column + digits] = _DIGITS[value, 3 - digits :]
+    date_rows = np.frombuffer("".join(dates).encode("ascii"), dtype=np.uint8).reshape(-1, _DATE_WIDTH)
+    if unique_days.size == 1:
+        chars[:, :_DATE_WIDTH] = date_rows[0]
+    else:
+        chars[:, :_DATE_WIDTH] = date_rows[day_index.reshape(-1)]
+    chars[:, 10] = ord("T")
+    second_of_day, milli = np.divmod(ms - days * DAY_MS, 1000)
+    chars[:, 11:19] = _CLOCK[second_of_day]
+    chars[:, 19] = ord(".")
+    chars[:, 20:23] = _DIGITS[milli]
     return chars
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from ecap.generator import ShopGenerator, decode
-from ecap.generator.encode import money, money_column, uuids
+from ecap.generator.encode import money, money_column, rfc3339_chars, texts, uuids
 from ecap.generator.orders import Order, transaction_json
 
 from .conftest import make_spec
@@ -150,3 +150,14 @@ def test_packed_values_tile_the_buffer_in_emission_order_with_offsets_in_time_or
             assert np.array_equal(starts[1:], ends[:-1])
             permuted += int(np.count_nonzero(np.diff(batch.value_starts) < 0))
     assert permuted > 0
+
+
+def test_rfc3339_chars_match_numpy_for_narrow_wide_and_pre_1970_spans() -> None:
+    rng = np.random.default_rng(9)
+    day = 86_400_000
+    for lo, hi in ((1_772_409_600_000, 1_772_409_600_000 + 900_000), (0, 3 * day), (-(10**12), 10**13)):
+        ms = rng.integers(lo, hi, size=3000)
+        chars = rfc3339_chars(ms)
+        assert chars is not None
+        assert texts(chars) == np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms").tolist()
+    assert rfc3339_chars(np.asarray([-(10**15)], dtype=np.int64)) is None  # year outside 0000-9999
