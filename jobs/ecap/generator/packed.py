@@ -148,34 +148,21 @@ def pack_pieces(
     keys: npt.NDArray[np.bytes_],
     key_lengths: Int64Array,
     timestamps_ms: Int64Array,
-    order: npt.NDArray[np.intp] | None = None,
 ) -> PackedBatch:
     """Pack records given as rows of ``bytes`` pieces (a record's value is its row joined) with their
     byte lengths, and keys in a fixed-width bytes array (no NUL bytes in a key) with theirs: one join
-    for the values, no object per record; keys all of the array's width are its very bytes.
-
-    With ``order``, record i of the batch is row ``order[i]``: the values stay in row order in the
-    buffer and only their offsets (and the keys and timestamps) are permuted, so putting records in
-    time order never moves a piece."""
+    for the values, no object per record; keys all of the array's width are its very bytes."""
     data = b"".join(pieces.ravel().tolist())
     ends = np.cumsum(lengths, dtype=np.int64)
-    if len(data) != (int(ends[-1]) if ends.size else 0):
-        raise GeneratorError(f"{stream}: the record lengths do not add up to the packed bytes")
-    starts = ends - lengths
-    stamps = np.asarray(timestamps_ms, dtype=np.int64)
-    if order is not None:
-        starts, ends, keys, key_lengths, stamps = (
-            starts[order],
-            ends[order],
-            keys[order],
-            key_lengths[order],
-            stamps[order],
-        )
     key_ends = np.cumsum(key_lengths, dtype=np.int64)
     if key_lengths.size and bool((key_lengths == keys.itemsize).all()):
         key_data = keys.tobytes()
     else:
         key_data = b"".join(keys.tolist())
+    if len(data) != (int(ends[-1]) if ends.size else 0):
+        raise GeneratorError(f"{stream}: the record lengths do not add up to the packed bytes")
     if len(key_data) != (int(key_ends[-1]) if key_ends.size else 0):
         raise GeneratorError(f"{stream}: the key lengths do not add up to the packed keys")
-    return PackedBatch(stream, data, starts, ends, key_data, key_ends, stamps)
+    return PackedBatch(
+        stream, data, ends - lengths, ends, key_data, key_ends, np.asarray(timestamps_ms, dtype=np.int64)
+    )

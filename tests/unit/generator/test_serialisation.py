@@ -136,20 +136,15 @@ def test_customer_ids_of_different_widths_serialise_like_uniform_ones() -> None:
     assert got == expected
 
 
-def test_packed_values_tile_the_buffer_in_emission_order_with_offsets_in_time_order() -> None:
-    """Records are put in time order by permuting offsets: every byte belongs to exactly one record."""
+def test_packed_values_lie_in_record_order_front_to_back() -> None:
+    """A consumer reads the value buffer sequentially (cheaper than offsets permuted over it)."""
     start = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    generator = ShopGenerator(make_spec(topics={"userEvents": "user-events"}))
-    permuted = 0
+    generator = ShopGenerator(make_spec())
     for chunk in generator.replay_packed(start, start + timedelta(hours=4), 40_000):
         for batch in chunk:
             assert np.all(np.diff(batch.timestamps_ms) >= 0)
-            by_start = np.argsort(batch.value_starts)
-            starts, ends = batch.value_starts[by_start], batch.value_ends[by_start]
-            assert starts[0] == 0 and ends[-1] == len(batch.values)
-            assert np.array_equal(starts[1:], ends[:-1])
-            permuted += int(np.count_nonzero(np.diff(batch.value_starts) < 0))
-    assert permuted > 0
+            assert batch.value_starts[0] == 0 and batch.value_ends[-1] == len(batch.values)
+            assert np.array_equal(batch.value_starts[1:], batch.value_ends[:-1])
 
 
 def test_rfc3339_chars_match_numpy_for_narrow_wide_and_pre_1970_spans() -> None:
