@@ -885,6 +885,7 @@ class ShopGenerator:
         )
         orders = []
         k = 0
+        price_at = cat.price_at
         cart: dict[int, int] = {}
         current_segment = -1
         for i, cart_segment, t, p, checks_out in walked:
@@ -904,8 +905,13 @@ class ShopGenerator:
                 basket.popitem()
             ts = checkout_ts[k] + order_offsets[k]
             c = buyers[k]
-            items = _capped([(p, cat.price_at(p, ts), q) for p, q in basket.items()], levels[c])
-            subtotal = sum(price * q for _, price, q in items)
+            items = [(p, price_at(p, ts), q) for p, q in basket.items()]
+            subtotal = 0
+            for _, price, q in items:
+                subtotal += price * q
+            if subtotal > levels[c]:
+                items = _capped(items, levels[c])
+                subtotal = sum(price * q for _, price, q in items)
             orders.append(
                 Order(
                     ts_ms=ts,

@@ -55,8 +55,11 @@ class Order:
 
     def __post_init__(self) -> None:
         # Items, discount and city are settled when an order is created: compute the money once.
-        self.subtotal_cents = sum(price * qty for _, price, qty in self.items)
-        taxable = self.subtotal_cents - self.discount_cents
+        subtotal = 0
+        for _, price, qty in self.items:
+            subtotal += price * qty
+        self.subtotal_cents = subtotal
+        taxable = subtotal - self.discount_cents
         self.tax_cents = (taxable * TAX_BASIS_POINTS_LIST[self.city] + 5_000) // 10_000
         self.total_cents = taxable + self.tax_cents
 
