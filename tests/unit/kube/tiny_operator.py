@@ -18,9 +18,12 @@ def _core() -> kubernetes.client.CoreV1Api:
 
 
 def _child(name: str, size: int) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": f"{name}-data", "labels": {"app.kubernetes.io/instance": name}},
-            "data": {"size": str(size)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"{name}-data", "labels": {"app.kubernetes.io/instance": name}},
+        "data": {"size": str(size)},
+    }
 
 
 @kopf.on.startup()
@@ -43,8 +46,9 @@ def _ensure_child(name: str, namespace: str, size: int, body: kopf.Body) -> None
 
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-def widget_reconcile(spec: kopf.Spec, name: str, namespace: str | None, body: kopf.Body,
-                     patch: kopf.Patch, **_: Any) -> None:
+def widget_reconcile(
+    spec: kopf.Spec, name: str, namespace: str | None, body: kopf.Body, patch: kopf.Patch, **_: Any
+) -> None:
     _ensure_child(name, str(namespace), int(spec["size"]), body)
     patch.status["phase"] = "Ready"
     patch.status["observedSize"] = int(spec["size"])
