@@ -18,7 +18,7 @@ from faker import Faker
 from ecap import schemas
 
 from .calendar import CATEGORIES
-from .encode import json_str, money
+from .encode import json_str
 
 STATUS_INDEX: Final[dict[str, int]] = {name: i for i, name in enumerate(schemas.PRODUCT_STATUSES)}
 ACTIVE: Final = STATUS_INDEX["active"]
@@ -172,21 +172,6 @@ class Catalog:
     def set_status(self, product: int, status: int, epoch_ms: int) -> None:
         self.status[product] = status
         self._status_history.setdefault(product, []).append((epoch_ms, status))
-
-    def update_json(
-        self, event_id: str, product: int, update_type: str, timestamp: str, previous_price_cents: int | None
-    ) -> str:
-        """The wire ``product-updates`` record carrying the product's full current state."""
-        previous = "null" if previous_price_cents is None else money(previous_price_cents)
-        category = CATEGORIES[int(self.category[product])]
-        price = money(int(self.price_cents[product]))
-        status = schemas.PRODUCT_STATUSES[int(self.status[product])]
-        return (
-            f'{{"event_id":"{event_id}","product_id":"{self.product_ids[product]}","update_type":"{update_type}",'
-            f'"timestamp":"{timestamp}","name":{self.name_json[product]},"category":"{category}",'
-            f'"price":{price},"previous_price":{previous},"stock":{int(self.stock[product])},'
-            f'"status":"{status}","description":{self.descriptions[product]}}}'
-        )
 
 
 def product_id(index: int) -> str:

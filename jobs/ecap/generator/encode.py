@@ -68,25 +68,14 @@ _DAY_SPAN_BY_RANGE: Final = 4096
 
 def rfc3339_ms(epoch_ms: npt.NDArray[np.int64]) -> list[str]:
     """``2026-11-27T18:03:11.123Z`` for each epoch-millisecond value."""
-    return _rfc3339(epoch_ms, "Z")
-
-
-def rfc3339_ms_without_z(epoch_ms: npt.NDArray[np.int64]) -> list[str]:
-    """``2026-11-27T18:03:11.123`` (the caller's template appends the ``Z``; saves a pass)."""
-    return _rfc3339(epoch_ms, "")
-
-
-def _rfc3339(epoch_ms: npt.NDArray[np.int64], suffix: str) -> list[str]:
     ms = np.asarray(epoch_ms, dtype=np.int64)
     if ms.size == 0:
         return []
     chars = rfc3339_chars(ms)
     if chars is None:  # a year outside 0000-9999
         text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
-        return [t + suffix for t in text.tolist()]
-    if suffix:
-        chars = np.concatenate([chars, np.full((ms.size, 1), ord(suffix), dtype=np.uint8)], axis=1)
-    return texts(chars)
+        return [t + "Z" for t in text.tolist()]
+    return texts(np.concatenate([chars, np.full((ms.size, 1), ord("Z"), dtype=np.uint8)], axis=1))
 
 
 def rfc3339_chars(epoch_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8] | None:
@@ -117,10 +106,6 @@ def rfc3339_chars(epoch_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8] | No
     chars[:, 19] = ord(".")
     chars[:, 20:23] = _DIGITS[milli]
     return chars
-
-
-def rfc3339_one(epoch_ms: int) -> str:
-    return rfc3339_ms(np.asarray([epoch_ms], dtype=np.int64))[0]
 
 
 def money(cents: int) -> str:

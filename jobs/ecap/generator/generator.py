@@ -614,8 +614,8 @@ class ShopGenerator:
         statuses: list[int],
         descriptions: list[str],
     ) -> None:
-        """Updates as rows of byte pieces (the layout of ``Catalog.update_json``): the product's state
-        after each update, given per update; -1 as previous price is ``null``. The id and the
+        """Updates as rows of byte pieces (the product-updates record of ``schemas``): the product's
+        state after each update, given per update; -1 as previous price is ``null``. The id and the
         timestamp are fixed-width byte columns, money is formatted by numpy, the rest comes from
         per-product, per-kind and per-(stock, status) tables."""
         n = len(products)
@@ -1188,10 +1188,10 @@ class ShopGenerator:
         return self._tx_heads
 
     def _emit_transactions(self, orders: list[Order]) -> None:
-        """Each order's ``transactions`` record as a row of byte pieces (the layout of
-        ``orders.transaction_json``): ids, session and timestamp as fixed-width byte columns, money
-        formatted by numpy, the rest gathered from per-product, per-city and per-customer tables; the
-        only Python per order reads its fields and joins its items."""
+        """Each order's ``transactions`` record (as in ``schemas``) as a row of byte pieces: ids,
+        session and timestamp as fixed-width byte columns, money formatted by numpy, the rest gathered
+        from per-product, per-city and per-customer tables; the only Python per order reads its fields
+        and joins its items."""
         n = len(orders)
         pop, rng = self.population, self._rng
         ids = uuid_chars(rng, 2 * n).reshape(n, 72)

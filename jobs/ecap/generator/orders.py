@@ -11,9 +11,6 @@ import numpy.typing as npt
 
 from ecap import schemas
 
-from .calendar import CATEGORIES
-from .catalog import Catalog
-from .encode import money
 from .geography import CITIES, DEFAULT_TAX_RATE, TAX_RATES
 
 PAYMENT_NAMES: Final[tuple[str, ...]] = tuple(schemas.PAYMENT_METHODS)
@@ -125,32 +122,3 @@ def discount_percents(rng: np.random.Generator, n: int) -> list[int]:
 def normal_discount(subtotal_cents: int, percent: int) -> int:
     """A promotion applies to the larger baskets only; never more than 20 %."""
     return 0 if subtotal_cents < DISCOUNT_MIN_SUBTOTAL_CENTS else subtotal_cents * percent // 100
-
-
-def transaction_json(
-    order: Order,
-    event_id: str,
-    transaction_id: str,
-    timestamp: str,
-    customer_id: str,
-    catalog: Catalog,
-    location_json: str,
-) -> str:
-    """The wire ``transactions`` record of an order (field order as in ``schemas``)."""
-    items = ",".join(
-        f'{{"product_id":"{catalog.product_ids[p]}","category":"{CATEGORIES[int(catalog.category[p])]}",'
-        f'"unit_price":{money(price)},"quantity":{qty}}}'
-        for p, price, qty in order.items
-    )
-    subtotal = order.subtotal_cents
-    tax = order.tax_cents
-    total = money(subtotal - order.discount_cents + tax)
-    label = "null" if order.label is None else f'"{order.label}"'
-    return (
-        f'{{"event_id":"{event_id}","transaction_id":"{transaction_id}","customer_id":"{customer_id}",'
-        f'"session_id":"{order.session_id}","timestamp":"{timestamp}","items":[{items}],'
-        f'"subtotal":{money(subtotal)},"discount":{money(order.discount_cents)},"tax":{money(tax)},'
-        f'"total_amount":{total},"currency":"{schemas.CURRENCY}","payment_method":"{order.payment}",'
-        f'"channel":"{order.channel}","location":{location_json},"device":{order.device_json},'
-        f'"injected_fraud":{label}}}'
-    )

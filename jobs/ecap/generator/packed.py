@@ -63,16 +63,6 @@ class PackedBatch:
         data = self.keys
         return [data[a:b] for a, b in zip(self.key_starts.tolist(), self.key_ends.tolist(), strict=True)]
 
-    def equals(self, other: PackedBatch) -> bool:
-        """Same stream, same records in the same order, byte for byte."""
-        return (
-            self.stream == other.stream
-            and self.value_list() == other.value_list()
-            and self.keys == other.keys
-            and np.array_equal(self.key_ends, other.key_ends)
-            and np.array_equal(self.timestamps_ms, other.timestamps_ms)
-        )
-
 
 def _starts(ends: Int64Array) -> Int64Array:
     starts = np.zeros(ends.size, dtype=np.int64)

@@ -7,11 +7,67 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from ecap import schemas
 from ecap.generator import ShopGenerator, decode
+from ecap.generator.calendar import CATEGORIES
+from ecap.generator.catalog import Catalog
 from ecap.generator.encode import money, money_column, rfc3339_chars, texts, uuids
-from ecap.generator.orders import Order, transaction_json
+from ecap.generator.orders import Order
 
 from .conftest import make_spec
+
+# The per-record serialisers the generator used before it built records from byte pieces: the reference
+# text, written plainly, that the vectorised form must reproduce byte for byte.
+
+
+def transaction_json(
+    order: Order,
+    event_id: str,
+    transaction_id: str,
+    timestamp: str,
+    customer_id: str,
+    catalog: Catalog,
+    location_json: str,
+) -> str:
+    """The wire ``transactions`` record of an order (field order as in ``schemas``)."""
+    items = ",".join(
+        f'{{"product_id":"{catalog.product_ids[p]}","category":"{CATEGORIES[int(catalog.category[p])]}",'
+        f'"unit_price":{money(price)},"quantity":{qty}}}'
+        for p, price, qty in order.items
+    )
+    subtotal = order.subtotal_cents
+    tax = order.tax_cents
+    total = money(subtotal - order.discount_cents + tax)
+    label = "null" if order.label is None else f'"{order.label}"'
+    return (
+        f'{{"event_id":"{event_id}","transaction_id":"{transaction_id}","customer_id":"{customer_id}",'
+        f'"session_id":"{order.session_id}","timestamp":"{timestamp}","items":[{items}],'
+        f'"subtotal":{money(subtotal)},"discount":{money(order.discount_cents)},"tax":{money(tax)},'
+        f'"total_amount":{total},"currency":"{schemas.CURRENCY}","payment_method":"{order.payment}",'
+        f'"channel":"{order.channel}","location":{location_json},"device":{order.device_json},'
+        f'"injected_fraud":{label}}}'
+    )
+
+
+def update_json(
+    catalog: Catalog,
+    event_id: str,
+    product: int,
+    update_type: str,
+    timestamp: str,
+    previous_price_cents: int | None,
+) -> str:
+    """The wire ``product-updates`` record carrying the product's full current state."""
+    previous = "null" if previous_price_cents is None else money(previous_price_cents)
+    category = CATEGORIES[int(catalog.category[product])]
+    price = money(int(catalog.price_cents[product]))
+    status = schemas.PRODUCT_STATUSES[int(catalog.status[product])]
+    return (
+        f'{{"event_id":"{event_id}","product_id":"{catalog.product_ids[product]}","update_type":"{update_type}",'
+        f'"timestamp":"{timestamp}","name":{catalog.name_json[product]},"category":"{category}",'
+        f'"price":{price},"previous_price":{previous},"stock":{int(catalog.stock[product])},'
+        f'"status":"{status}","description":{catalog.descriptions[product]}}}'
+    )
 
 
 def test_money_column_matches_money_for_every_magnitude_and_sign() -> None:
@@ -102,7 +158,8 @@ def test_product_update_bytes_equal_the_reference_json() -> None:
     )
     [batch] = generator._drain(None)
     expected = [
-        cat.update_json(
+        update_json(
+            cat,
             ids[k],
             p,
             kinds[k % 4],
