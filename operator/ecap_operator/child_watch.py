@@ -22,7 +22,6 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -31,7 +30,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from .errors import KubeApiError
-from .kube import Credentials
+from .kube import Credentials, tls_context
 from .labels import MANAGED_BY, MANAGED_BY_KEY
 
 Manifest = dict[str, Any]
@@ -160,19 +159,6 @@ class Dispatcher:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
 
-def ssl_context(found: Credentials) -> ssl.SSLContext | bool:
-    """TLS as the kubeconfig or service account says (False: plain http or no verification)."""
-    if not found.server.startswith("https"):
-        return False
-    context = ssl.create_default_context(cafile=found.ca_path)
-    if found.insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if found.certificate_path:
-        context.load_cert_chain(found.certificate_path, found.private_key_path)
-    return context
-
-
 def auth_headers(found: Credentials) -> dict[str, str]:
     if found.token:
         return {"Authorization": f"{found.scheme or 'Bearer'} {found.token}"}
@@ -237,7 +223,9 @@ class ChildWatch:
                 async with aiohttp.ClientSession(
                     base_url=found.server.rstrip("/"),
                     headers={"Accept": "application/json", **auth_headers(found)},
-                    connector=aiohttp.TCPConnector(ssl=ssl_context(found)),
+                    connector=aiohttp.TCPConnector(
+                        ssl=tls_context(found) if found.server.startswith("https") else False
+                    ),
                     timeout=timeout,
                 ) as session:
                     version = await self._list(session)

@@ -108,6 +108,8 @@ class Credentials:
     token: str | None
     certificate_path: str | None
     private_key_path: str | None
+    ca_data: str | bytes | None = None
+    """CA certificates given inline (PEM text, or DER bytes) rather than as a file."""
 
 
 def credentials(configuration: client.Configuration) -> Credentials:
@@ -128,6 +130,7 @@ def credentials(configuration: client.Configuration) -> Credentials:
         token=token,
         certificate_path=configuration.cert_file or None,
         private_key_path=configuration.key_file or None,
+        ca_data=getattr(configuration, "ca_cert_data", None) or None,
     )
 
 
@@ -145,7 +148,7 @@ class DirectTransport:
         self._host = url.hostname or "localhost"
         self._port = url.port or (443 if self._https else 80)
         self._prefix = url.path.rstrip("/")
-        self._context = tls_context(configuration) if self._https else None
+        self._context = tls_context(credentials(configuration)) if self._https else None
         self._local = threading.local()
 
     @staticmethod
@@ -206,16 +209,15 @@ class DirectTransport:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def tls_context(configuration: client.Configuration) -> ssl.SSLContext:
-    """The CA, client certificate and verification the configuration (kubeconfig, service account) sets."""
-    context = ssl.create_default_context(
-        cafile=configuration.ssl_ca_cert or None, cadata=getattr(configuration, "ca_cert_data", None) or None
-    )
-    if not configuration.verify_ssl:
+def tls_context(found: Credentials) -> ssl.SSLContext:
+    """The CA, client certificate and verification the configuration (kubeconfig, service account) sets:
+    one TLS setup for our requests and the child watch."""
+    context = ssl.create_default_context(cafile=found.ca_path, cadata=found.ca_data)
+    if found.insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    if configuration.cert_file:
-        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
+    if found.certificate_path:
+        context.load_cert_chain(found.certificate_path, found.private_key_path)
     return context
 
 

@@ -122,9 +122,9 @@ def test_configurations_the_direct_transport_leaves_to_the_official_client() -> 
     insecure = client.Configuration()
     insecure.host = "https://k8s:6443"
     insecure.verify_ssl = False
-    context = tls_context(insecure)
+    context = tls_context(credentials(insecure))
     assert context.verify_mode == ssl.CERT_NONE and not context.check_hostname
-    assert tls_context(configuration).verify_mode == ssl.CERT_REQUIRED
+    assert tls_context(credentials(configuration)).verify_mode == ssl.CERT_REQUIRED
 
 
 def ref_meta(ref: ObjectRef) -> dict[str, str]:
