@@ -13,7 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Final
 
-# Module under ecap.commands -> one line of help. Imported lazily so `ecap broker` never loads Spark.
+# Modules under ecap.commands, one per command. Only the command being run is imported (its module pulls
+# in what it needs: Spark, numpy, scipy...), so `ecap operator` and `ecap produce` start without them.
 COMMAND_MODULES: Final[tuple[str, ...]] = (
     "up",
     "broker",
@@ -29,11 +30,12 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for one known ``command``, or for all of them (``ecap --help``, a mistyped command)."""
     parser = argparse.ArgumentParser(prog="ecap", description="E-Commerce Analytics Platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in (command,) if command in COMMAND_MODULES else COMMAND_MODULES:
         try:
             module = importlib.import_module(f"ecap.commands.{name}")
         except ModuleNotFoundError as err:
@@ -44,9 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command word of an ``ecap`` command line: the first argument that is not an option (the only
+    options before it, -v and -h, take no value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_named(arguments))
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

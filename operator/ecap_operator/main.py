@@ -9,6 +9,7 @@ same configuration in the startup handler. A kubeconfig whose cluster ``server``
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,6 +64,9 @@ def run(
     """Run until interrupted: ``kopf.run`` with our registry. No namespaces means all namespaces."""
     options = _run_options(namespaces, all_namespaces, liveness, peering, priority)
     registry = build_registry(settings, clusterwide=options["clusterwide"], namespaces=options["namespaces"])
+    # Everything imported and built so far lives as long as the process: keep it out of the collector's
+    # full passes, which would otherwise walk it again and again while events stream in.
+    gc.freeze()
     kopf.run(registry=registry, **options)
 
 
