@@ -229,10 +229,6 @@ class KubeApi:
         configuration = api_client.configuration
         self._direct = DirectTransport(configuration) if DirectTransport.supports(configuration) else None
 
-    @classmethod
-    def from_environment(cls) -> KubeApi:
-        return cls(client.ApiClient(load_configuration()))
-
     def _call(
         self,
         method: str,
