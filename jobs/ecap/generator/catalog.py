@@ -83,12 +83,10 @@ class Catalog:
     _status_history: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     _base_status: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Status as of the last ``forget_before`` moment: what shoppers can buy in the current window."""
-    _index_members: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    _index_prices: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
-    _index_keys: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
-    _index_starts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    _index_ends: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    _index_dirty: bool = True
+    _base_index: _PickIndex | None = None
+    """The pick index of the base state (rebuilt after a fold or a change)."""
+    _indexes_at: dict[int, _PickIndex] = field(default_factory=dict)
+    """Pick indexes of later moments of the current window (base state plus the changes before them)."""
 
     def __post_init__(self) -> None:
         self._base_price = self.price_cents.copy()
@@ -100,40 +98,69 @@ class Catalog:
 
     # ------------------------------------------------------------------ selling
 
-    def _rebuild_index(self) -> None:
-        """Per category: products active at the window start, sorted by price (every category keeps one)."""
-        index = []
-        for cat in range(len(CATEGORIES)):
-            members = np.flatnonzero((self.category == cat) & (self._base_status == ACTIVE))
-            if members.size == 0:
-                members = np.flatnonzero(self.category == cat)
-            if members.size == 0:
-                members = np.arange(self.size)
-            order = np.argsort(self._base_price[members], kind="stable")
-            index.append((members[order], self._base_price[members][order]))
-        # All categories in one sorted array, each category's prices shifted into its own key range,
-        # so that one searchsorted serves a whole batch of (category, target) pairs.
-        self._index_members = np.concatenate([members for members, _ in index])
-        self._index_prices = np.concatenate([prices for _, prices in index]).astype(np.float64)
-        sizes = np.asarray([members.size for members, _ in index], dtype=np.int64)
-        self._index_ends = np.cumsum(sizes)
-        self._index_starts = self._index_ends - sizes
-        self._index_keys = self._index_prices + _CATEGORY_KEY_SPAN * np.repeat(np.arange(len(index)), sizes)
-        self._index_dirty = False
+    def _index(self, moment: int | None) -> _PickIndex:
+        """The pick index as of ``moment`` (epoch ms; None: the base state, i.e. the last fold)."""
+        if self._base_index is None:
+            self._base_index = _PickIndex.build(self.category, self._base_status, self._base_price)
+        if moment is None:
+            return self._base_index
+        cached = self._indexes_at.get(moment)
+        if cached is not None:
+            return cached
+        status, price = self._state_at(moment)
+        index = (
+            self._base_index
+            if status is None or price is None
+            else _PickIndex.build(self.category, status, price)
+        )
+        if len(self._indexes_at) > 64:
+            self._indexes_at.clear()
+        self._indexes_at[moment] = index
+        return index
+
+    def _state_at(self, moment: int) -> tuple[npt.NDArray[np.int64] | None, npt.NDArray[np.int64] | None]:
+        """(status, price) of every product as of ``moment``: the base state with the changes before it;
+        (None, None) when no change precedes it (the base state itself)."""
+        changed = False
+        states = []
+        for history, base in (
+            (self._status_history, self._base_status),
+            (self._price_history, self._base_price),
+        ):
+            state = base
+            for product, changes in history.items():
+                pos = bisect.bisect_left(changes, (moment, -1))
+                if pos:
+                    if state is base:
+                        state = base.copy()
+                    state[product] = changes[pos - 1][1]
+                    changed = True
+            states.append(state)
+        return (states[0], states[1]) if changed else (None, None)
 
     def pick(
-        self, categories: npt.NDArray[np.int64], target_cents: npt.NDArray[np.float64]
+        self,
+        categories: npt.NDArray[np.int64],
+        target_cents: npt.NDArray[np.float64],
+        moments: npt.NDArray[np.int64] | None = None,
     ) -> npt.NDArray[np.int64]:
-        """For each (category, target price), the sellable product of that category priced closest."""
-        if self._index_dirty:
-            self._rebuild_index()
-        start, end = self._index_starts[categories], self._index_ends[categories]
-        pos = np.searchsorted(self._index_keys, target_cents + _CATEGORY_KEY_SPAN * categories)
-        hi = np.clip(pos, start, end - 1)
-        lo = np.clip(pos - 1, start, end - 1)
-        prices = self._index_prices
-        closer_lo = np.abs(prices[lo] - target_cents) <= np.abs(prices[hi] - target_cents)
-        return np.asarray(self._index_members[np.where(closer_lo, lo, hi)], dtype=np.int64)
+        """For each (category, target price), the sellable product of that category priced closest.
+
+        Sellable means active, at its price, as of the last ``forget_before`` moment, or with
+        ``moments`` (epoch ms, one per pick, a few distinct values: the starts of the 15-minute
+        slices of a window) as of each pick's moment, so that a long window's shoppers see the
+        catalog of their own slice.
+        """
+        if moments is None:
+            return self._index(None).pick(categories, target_cents)
+        distinct = np.unique(moments)
+        if distinct.size == 1:
+            return self._index(int(distinct[0])).pick(categories, target_cents)
+        out = np.empty(categories.size, dtype=np.int64)
+        for moment in distinct.tolist():
+            at = np.flatnonzero(moments == moment)
+            out[at] = self._index(moment).pick(categories[at], target_cents[at])
+        return out
 
     def price_at(self, product: int, epoch_ms: int) -> int:
         """Price (cents) in force at a moment, following the catalog's own price changes."""
@@ -156,15 +183,17 @@ class Catalog:
                 if pos:
                     base[product] = changes[pos - 1][1]
                     del changes[:pos]
-                    self._index_dirty = True
+                    self._base_index = None
                 if not changes:
                     del history[product]
+        self._indexes_at.clear()
 
     # ------------------------------------------------------------------ updating
 
     def set_price(self, product: int, cents: int, epoch_ms: int) -> None:
         self.price_cents[product] = cents
         self._price_history.setdefault(product, []).append((epoch_ms, cents))
+        self._indexes_at.clear()
 
     def set_description(self, product: int, sentence: int) -> None:
         self.descriptions[product] = json_str(f"{self.names[product]}. {self.sentences[sentence]}")
@@ -172,6 +201,70 @@ class Catalog:
     def set_status(self, product: int, status: int, epoch_ms: int) -> None:
         self.status[product] = status
         self._status_history.setdefault(product, []).append((epoch_ms, status))
+        self._indexes_at.clear()
+
+
+@dataclass(frozen=True)
+class _PickIndex:
+    """Per category, the sellable products sorted by price, all categories in one sorted array (each
+    category's prices shifted into its own key range), so one searchsorted serves a batch of picks."""
+
+    members: npt.NDArray[np.int64]
+    prices: npt.NDArray[np.float64]
+    keys: npt.NDArray[np.float64]
+    starts: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
+
+    @classmethod
+    def build(
+        cls, category: npt.NDArray[np.int64], status: npt.NDArray[np.int64], price: npt.NDArray[np.int64]
+    ) -> _PickIndex:
+        """Active products; a category with none sells all of its products (every category keeps one),
+        one with no products at all the whole catalog."""
+        n_cat = len(CATEGORIES)
+        active = status == ACTIVE
+        has_active = np.bincount(category[active], minlength=n_cat) > 0
+        sizes_all = np.bincount(category, minlength=n_cat)
+        if bool((sizes_all == 0).any()):
+            return cls._build_per_category(category, status, price)
+        members = np.flatnonzero(active | ~has_active[category])
+        order = np.lexsort((price[members], category[members]))
+        members = members[order]
+        member_category = category[members]
+        sizes = np.bincount(member_category, minlength=n_cat).astype(np.int64)
+        prices = price[members].astype(np.float64)
+        ends = np.cumsum(sizes)
+        return cls(members, prices, prices + _CATEGORY_KEY_SPAN * member_category, ends - sizes, ends)
+
+    @classmethod
+    def _build_per_category(
+        cls, category: npt.NDArray[np.int64], status: npt.NDArray[np.int64], price: npt.NDArray[np.int64]
+    ) -> _PickIndex:
+        index = []
+        for cat in range(len(CATEGORIES)):
+            members = np.flatnonzero((category == cat) & (status == ACTIVE))
+            if members.size == 0:
+                members = np.flatnonzero(category == cat)
+            if members.size == 0:
+                members = np.arange(category.size)
+            order = np.argsort(price[members], kind="stable")
+            index.append((members[order], price[members][order]))
+        members = np.concatenate([m for m, _ in index]).astype(np.int64)
+        prices = np.concatenate([p for _, p in index]).astype(np.float64)
+        sizes = np.asarray([m.size for m, _ in index], dtype=np.int64)
+        ends = np.cumsum(sizes)
+        keys = prices + _CATEGORY_KEY_SPAN * np.repeat(np.arange(len(index)), sizes)
+        return cls(members, prices, keys, ends - sizes, ends)
+
+    def pick(
+        self, categories: npt.NDArray[np.int64], target_cents: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int64]:
+        start, end = self.starts[categories], self.ends[categories]
+        pos = np.searchsorted(self.keys, target_cents + _CATEGORY_KEY_SPAN * categories)
+        hi = np.clip(pos, start, end - 1)
+        lo = np.clip(pos - 1, start, end - 1)
+        closer_lo = np.abs(self.prices[lo] - target_cents) <= np.abs(self.prices[hi] - target_cents)
+        return np.asarray(self.members[np.where(closer_lo, lo, hi)], dtype=np.int64)
 
 
 def product_id(index: int) -> str:

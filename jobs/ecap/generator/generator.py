@@ -50,11 +50,11 @@ STREAMS: Final = (TRANSACTIONS, USER_EVENTS, PRODUCT_UPDATES)
 ObjectArray = npt.NDArray[np.object_]
 SEGMENT_CUMULATIVE: Final = np.cumsum(SEGMENT_WEIGHTS)[:-1]
 SLICE_MS: Final = 15 * 60_000
-"""Granularity at which local-time multipliers are evaluated."""
+"""Granularity at which local-time multipliers are evaluated, and of the catalog shoppers see (as of
+their slice's start: a window of many slices does not show its first slice's catalog to all)."""
 TARGET_CHUNK_EVENTS: Final = 120_000
 """Replay windows are sized for ~1/4 of this many events at the declared volume (peaks reach ~4x):
 large enough that the fixed cost of a window (a few hundred numpy calls) is small per event."""
-MAX_CATALOG_WINDOW_MS: Final = 900_000
 MAX_FRAUD_MISSES_PER_WINDOW: Final = 6
 WARM_UP_MS: Final = 30 * 60_000
 WARM_UP_EVENTS: Final = 400_000
@@ -363,6 +363,7 @@ class ShopGenerator:
         self._price_ranges: list[tuple[int, int]] = [(lo, hi) for lo, hi in PRICE_RANGES_CENTS.tolist()]
         self._tx_tails = _TransactionTails.build(self._channels, self.population.location_json)
         self._offset_cache: dict[int, npt.NDArray[np.int64]] = {}
+        self._window_span = (0, 1)
         self._updates_until: int | None = None
         self._snapshot_sent = False
         self.window_end_ms: int | None = None
@@ -397,10 +398,9 @@ class ShopGenerator:
         if events_per_day <= 0:
             raise GeneratorError(f"replay: events_per_day must be positive, got {events_per_day}")
         per_ms = events_per_day / calendar.DAY_MS
-        # Shoppers see the catalog as of their window's start: keep windows short when it changes.
-        longest = MAX_CATALOG_WINDOW_MS if PRODUCT_UPDATES in self.streams else REPLAY_CHUNK_CHOICES_MS[0]
+        # Shoppers see the catalog as of their 15-minute slice, whatever the window's length.
         chunk_ms = next(
-            (c for c in REPLAY_CHUNK_CHOICES_MS if per_ms * c * 4 <= TARGET_CHUNK_EVENTS and c <= longest),
+            (c for c in REPLAY_CHUNK_CHOICES_MS if per_ms * c * 4 <= TARGET_CHUNK_EVENTS),
             REPLAY_CHUNK_CHOICES_MS[-1],
         )
         while t0 < t_end:
@@ -489,6 +489,7 @@ class ShopGenerator:
             horizon = t1 + (sessions.MAX_SESSION_MS + 60_000 if self._sessions_needed else 0)
             self._product_updates(self._updates_until or t0, horizon, update_rate)
         self.catalog.forget_before(t0)
+        self._window_span = (t0, t1)
         if self._sessions_needed:
             orders = self._sessions(t0, t1, session_rate)
             self.history.record_many(orders)
@@ -733,7 +734,9 @@ class ShopGenerator:
         csum = np.cumsum(gaps)
         ev_ts = start[ev_session] + csum - csum[j.starts[ev_session]]
 
-        ev_product = self._assign_products(rng, ev_session, ev_type, focus, customer)
+        # Shoppers browse the catalog as of the start of their 15-minute slice (a window may hold many).
+        moment = slice_starts[slice_idx]
+        ev_product = self._assign_products(rng, ev_session, ev_type, focus, customer, moment)
 
         # Normal customers do not complete checkouts in the quiet hours: such sessions end before.
         checkout = ev_type == sessions.T["complete_checkout"]
@@ -762,6 +765,7 @@ class ShopGenerator:
             segment,
             channel,
             focus,
+            moment,
         )
         if emit_from is not None:
             shown = ev_ts >= emit_from
@@ -791,6 +795,7 @@ class ShopGenerator:
         ev_type: npt.NDArray[np.int64],
         focus: npt.NDArray[np.int64],
         customer: npt.NDArray[np.int64],
+        moment: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.int64]:
         """Product of each product event (events grouped by session, in order).
 
@@ -805,7 +810,7 @@ class ShopGenerator:
             return product
         sess, types = ev_session[idx], ev_type[idx]
         fresh = self.catalog.pick(
-            focus[sess], _item_targets(rng, self.population.price_level_cents[customer[sess]])
+            focus[sess], _item_targets(rng, self.population.price_level_cents[customer[sess]]), moment[sess]
         )
         position = np.arange(idx.size)
         first = np.ones(idx.size, dtype=bool)
@@ -833,6 +838,7 @@ class ShopGenerator:
         segment: npt.NDArray[np.int64],
         channel: npt.NDArray[np.int64],
         focus: npt.NDArray[np.int64],
+        moment: npt.NDArray[np.int64],
     ) -> list[Order]:
         """One order per completed checkout, from what the session put in (and left in) the cart."""
         checkout_idx = np.flatnonzero(checkout)
@@ -843,6 +849,7 @@ class ShopGenerator:
         fallback = cat.pick(
             focus[buying],
             _item_targets(rng, pop.price_level_cents[customer[buying]]),
+            moment[buying],
         )
         quantities = draw_quantities(rng, ev_type.size)
         order_offsets = rng.integers(*CHECKOUT_TO_ORDER_MS, size=checkout_idx.size).tolist()
@@ -937,8 +944,15 @@ class ShopGenerator:
         compatible = np.flatnonzero(pop.compatible[customer])
         category = int(compatible[int(rng.integers(0, compatible.size))])
         target = _item_targets(rng, pop.price_level_cents[customer : customer + 1])
-        product = int(self.catalog.pick(np.asarray([category]), target)[0])
+        product = int(self.catalog.pick(np.asarray([category]), target, self._slice_start(ts))[0])
         return [(product, self.catalog.price_at(product, ts), 1)]
+
+    def _slice_start(self, ts: int) -> npt.NDArray[np.int64]:
+        """The catalog moment of an order at ``ts`` in the current window: the start of its 15-minute
+        slice, kept within the window's slices (the window start for a window of one slice)."""
+        t0, t1 = self._window_span
+        last = max(t0, (t1 - 1) // SLICE_MS * SLICE_MS)
+        return np.asarray([min(max(t0, ts // SLICE_MS * SLICE_MS), last)], dtype=np.int64)
 
     def _channel_for(self, customer: int) -> str:
         cum = self._channel_cum[int(self.population.device_type[customer])]

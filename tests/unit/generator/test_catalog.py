@@ -80,7 +80,7 @@ def test_orders_pay_the_price_in_force(busy_catalog: dict[str, list[dict[str, ob
 
 
 def test_sold_products_are_active(busy_catalog: dict[str, list[dict[str, object]]]) -> None:
-    """Shoppers browse the catalog as of their 15-minute window: even with a status change every few
+    """Shoppers browse the catalog as of their 15-minute slice: even with a status change every few
     hours per product, almost nothing sold is out of stock or discontinued at the moment of the order."""
     status: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for update in busy_catalog["product-updates"]:
@@ -103,3 +103,52 @@ def test_update_only_producer_emits_at_the_rate() -> None:
     events = decode(ShopGenerator(spec).replay(start, start + timedelta(days=1), 5000))
     assert set(k for k, v in events.items() if v) == {"product-updates"}
     assert len(events["product-updates"]) - 100 == pytest.approx(5000, rel=0.05)
+
+
+def test_picks_follow_the_catalog_of_their_moment() -> None:
+    """A long window's shoppers see the catalog of their own slice: a product discontinued (or
+    repriced) at a moment is no longer (or differently) picked from that moment on, and not before."""
+    catalog = build_catalog(np.random.default_rng(3), Faker(), 200)
+    category = int(catalog.category[0])
+    same = np.flatnonzero(catalog.category == category)
+    target = float(catalog.price_cents[same[0]])
+    categories = np.asarray([category], dtype=np.int64)
+    targets = np.asarray([target])
+    first = int(catalog.pick(categories, targets)[0])
+    change_ms = 1_000_000
+    catalog.set_status(first, 2, change_ms)  # discontinued
+    before = np.asarray([change_ms], dtype=np.int64)  # a moment sees the changes strictly before it
+    at = np.asarray([change_ms + 1], dtype=np.int64)
+    assert int(catalog.pick(categories, targets, before)[0]) == first
+    assert int(catalog.pick(categories, targets, at)[0]) != first
+    assert int(catalog.pick(categories, targets)[0]) == first  # the base state: before any change
+    # Many picks over several moments at once: each as of its own moment.
+    moments = np.asarray([change_ms, change_ms + 1, change_ms + 5, 0], dtype=np.int64)
+    picked = catalog.pick(np.repeat(categories, 4), np.repeat(targets, 4), moments)
+    assert [p == first for p in picked.tolist()] == [True, False, False, True]
+    # A price change moves a product in the price order from its moment on.
+    other = int(catalog.pick(categories, targets, at)[0])
+    catalog.set_price(other, int(catalog.price_cents[other]) * 3, change_ms + 10)
+    assert int(catalog.pick(categories, targets, np.asarray([change_ms + 11]))[0]) != other
+    assert int(catalog.pick(categories, targets, np.asarray([change_ms + 10]))[0]) == other
+    # Folding the changes into the base state gives the same picks as the moments did.
+    catalog.forget_before(change_ms + 11)
+    assert int(catalog.pick(categories, targets)[0]) not in (first, other)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pick_index_matches_the_per_category_build(seed: int) -> None:
+    """The one-sort index equals the plain per-category one, ties and all-inactive categories included."""
+    from ecap.generator.catalog import _PickIndex
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    category = rng.integers(0, len(schemas.CATEGORY_PRICE_RANGES), size=n).astype(np.int64)
+    category[: len(schemas.CATEGORY_PRICE_RANGES)] = np.arange(len(schemas.CATEGORY_PRICE_RANGES))
+    status = rng.integers(0, 3, size=n).astype(np.int64)
+    status[category == 1] = 2  # a category with no active product sells all of its products
+    price = rng.integers(1, 40, size=n).astype(np.int64) * 100  # many ties
+    fast = _PickIndex.build(category, status, price)
+    plain = _PickIndex._build_per_category(category, status, price)
+    for name in ("members", "prices", "keys", "starts", "ends"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(plain, name))
