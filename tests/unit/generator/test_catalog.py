@@ -136,9 +136,10 @@ def test_picks_follow_the_catalog_of_their_moment() -> None:
     assert int(catalog.pick(categories, targets)[0]) not in (first, other)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_pick_index_matches_the_per_category_build(seed: int) -> None:
-    """The one-sort index equals the plain per-category one, ties and all-inactive categories included."""
+@pytest.mark.parametrize(("seed", "price_unit"), [(0, 100), (1, 100), (2, 2**50)])
+def test_pick_index_matches_the_per_category_build(seed: int, price_unit: int) -> None:
+    """The one-sort index equals the plain per-category one, ties and all-inactive categories included
+    (and prices too large for one int64 sort key)."""
     from ecap.generator.catalog import _PickIndex
 
     rng = np.random.default_rng(seed)
@@ -147,7 +148,7 @@ def test_pick_index_matches_the_per_category_build(seed: int) -> None:
     category[: len(schemas.CATEGORY_PRICE_RANGES)] = np.arange(len(schemas.CATEGORY_PRICE_RANGES))
     status = rng.integers(0, 3, size=n).astype(np.int64)
     status[category == 1] = 2  # a category with no active product sells all of its products
-    price = rng.integers(1, 40, size=n).astype(np.int64) * 100  # many ties
+    price = rng.integers(1, 40, size=n).astype(np.int64) * price_unit  # many ties
     fast = _PickIndex.build(category, status, price)
     plain = _PickIndex._build_per_category(category, status, price)
     for name in ("members", "prices", "keys", "starts", "ends"):
