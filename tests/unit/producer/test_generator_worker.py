@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from ecap.producer.worker import (
     READ_AHEAD_CHUNKS,
     FrameReader,
     GeneratorWorker,
+    ShippingRing,
     chunk_frames,
     chunk_from_frames,
     shop_chunks,
@@ -120,6 +123,59 @@ def test_the_worker_ships_exactly_the_in_process_stream(method: str) -> None:
     generator = ShopGenerator(SPEC)
     start = datetime(2026, 3, 2, tzinfo=UTC)
     assert got == _records(generator.replay(start, start + timedelta(days=1), 6000))
+
+
+def test_the_ring_applies_back_pressure_until_the_reader_takes_a_chunk() -> None:
+    """The writer of a full ring waits (as on a full pipe) and goes on as soon as the oldest chunk is
+    taken; what is taken is the chunk that was put, also across the ring's wrap."""
+    credits_in, credits_out = multiprocessing.Pipe(duplex=False)
+    # Chunks of ~335 and ~700 bytes in 1000: each one goes where the one before the last was (past
+    # the wrap), so each waits until the previous one is taken.
+    ring = ShippingRing(1_000, credits_in, credits_out)
+    sizes = [300, 665] * 4
+    chunks = [
+        [pack_records("user-events", [b"k%d" % i], [b"%c" % (65 + i) * n], [i])] for i, n in enumerate(sizes)
+    ]
+    headers: queue.Queue[bytes | None] = queue.Queue()
+
+    def write() -> None:
+        for chunk in chunks:
+            headers.put(ring.put(chunk))
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        taken = []
+        for _ in chunks:
+            time.sleep(0.1)
+            assert headers.qsize() == 1  # the next chunk waits for space
+            header = headers.get(timeout=5)
+            assert header is not None
+            tag, body = unpack_message(header)
+            assert tag == "ring-chunk"
+            taken.append(ring.take(body))
+        writer.join(5)
+        assert _records(taken) == _records(chunks)
+        assert ring.put([pack_records("user-events", [b"k"], [b"x" * 2_000], [0])]) is None  # for the pipe
+    finally:
+        ring.close()
+
+
+def test_a_small_ring_wraps_waits_and_leaves_big_chunks_to_the_pipe() -> None:
+    """Under fork chunks travel through shared memory: with a ring smaller than some chunks and barely
+    larger than others, every chunk still arrives byte for byte and in order (wrapping, waiting for
+    the reader to free space, and sending the chunks that do not fit through the pipe)."""
+    ring_bytes = 30_000  # the live chunks here are ~10-27 kB, the first (warm start) ~65 kB
+    expected = _records(itertools.islice(shop_chunks(SPEC, LIVE, WEDNESDAY_NOON_UTC), 40))
+    worker = GeneratorWorker(SPEC, LIVE, WEDNESDAY_NOON_UTC, method="fork", ring_bytes=ring_bytes)
+    try:
+        got = _records(itertools.islice(worker, 40))
+    finally:
+        worker.close()
+    assert got == expected
+    assert worker.exit_code == 0
+    sizes = [sum(len(v) for _, _, values, _ in chunk for v in values) for chunk in got]
+    assert max(sizes) > ring_bytes and sum(size > ring_bytes // 2 for size in sizes) > 5
 
 
 def test_close_stops_an_endless_live_stream_cleanly() -> None:
