@@ -168,9 +168,12 @@ class ShippingRing:
         total = sum(len(b) for b in buffers)
         if total > self.size:
             return None
+        self._absorb_credits(wait_for=0)
         start = self.written
-        if start % self.size + total > self.size:
-            start += self.size - start % self.size  # wrap: the tail of the ring stays unused this round
+        if start % self.size and (self.freed == start or start % self.size + total > self.size):
+            # Back to the ring's start: when it does not fit before the end, and whenever the parent
+            # has taken everything (the pages in use stay few and warm: a first touch costs a fault).
+            start += self.size - start % self.size
         end = start + total
         # Free when the parent has taken every older byte that lies where [start, end) goes: those at
         # positions below end - size (all of them, once it has taken everything written).
