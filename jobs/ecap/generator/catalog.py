@@ -19,6 +19,7 @@ from ecap import schemas
 
 from .calendar import CATEGORIES
 from .encode import json_str
+from .search import searchsorted_many
 
 STATUS_INDEX: Final[dict[str, int]] = {name: i for i, name in enumerate(schemas.PRODUCT_STATUSES)}
 ACTIVE: Final = STATUS_INDEX["active"]
@@ -259,7 +260,7 @@ class _PickIndex:
         self, categories: npt.NDArray[np.int64], target_cents: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.int64]:
         start, end = self.starts[categories], self.ends[categories]
-        pos = np.searchsorted(self.keys, target_cents + _CATEGORY_KEY_SPAN * categories)
+        pos = searchsorted_many(self.keys, target_cents + _CATEGORY_KEY_SPAN * categories)
         hi = np.clip(pos, start, end - 1)
         lo = np.clip(pos - 1, start, end - 1)
         closer_lo = np.abs(self.prices[lo] - target_cents) <= np.abs(self.prices[hi] - target_cents)

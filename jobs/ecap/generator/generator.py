@@ -809,16 +809,18 @@ class ShopGenerator:
         if idx.size == 0:
             return product
         sess, types = ev_session[idx], ev_type[idx]
-        fresh = self.catalog.pick(
-            focus[sess], _item_targets(rng, self.population.price_level_cents[customer[sess]]), moment[sess]
-        )
+        targets = _item_targets(rng, self.population.price_level_cents[customer[sess]])
         position = np.arange(idx.size)
         first = np.ones(idx.size, dtype=bool)
         first[1:] = sess[1:] != sess[:-1]
         session_start = np.maximum.accumulate(np.where(first, position, -1))
         removal = types == sessions.T["remove_from_cart"]
         discovers = first | ((types == sessions.T["product_view"]) & (rng.random(idx.size) >= 0.25))
-        looked_at = fresh[np.maximum.accumulate(np.where(discovers, position, -1))]
+        # Only discovering events pick from the catalog (a target is drawn for every event all the same,
+        # so the random stream is as before); the others look at the latest discovery of their session.
+        found = np.flatnonzero(discovers)
+        discovered = self.catalog.pick(focus[sess[found]], targets[found], moment[sess[found]])
+        looked_at = discovered[np.cumsum(discovers) - 1]
         last_add = np.maximum.accumulate(np.where(types == sessions.T["add_to_cart"], position, -1))
         takes_back = removal & (last_add >= session_start)
         product[idx] = np.where(takes_back, looked_at[np.maximum(last_add, 0)], looked_at)

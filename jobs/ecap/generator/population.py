@@ -19,6 +19,7 @@ from ecap import schemas
 
 from .encode import uuids
 from .geography import CITIES, location_json
+from .search import searchsorted_many
 
 SEGMENTS: Final[tuple[str, ...]] = schemas.VISITOR_SEGMENTS
 SEGMENT_WEIGHTS: Final = np.asarray([0.35, 0.40, 0.20, 0.05], dtype=np.float64)
@@ -85,7 +86,7 @@ class Population:
         lo = self.cum_propensity[bounds[:, 0]]
         hi = self.cum_propensity[bounds[:, 1]]
         u = lo + rng.random(cities.size) * (hi - lo)
-        pos = np.searchsorted(self.cum_propensity, u, side="right") - 1
+        pos = searchsorted_many(self.cum_propensity, u, side="right") - 1
         pos = np.clip(pos, bounds[:, 0], bounds[:, 1] - 1)
         return self.order[pos]
 
