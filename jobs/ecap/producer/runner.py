@@ -308,6 +308,7 @@ def _run_job(
                     missing,
                 )
         job.engine = engine = DeliveryEngine(job.config, facts.limits, job.settings)
+        engine.connect()
         collector.engines.append(engine)
         try:
             try:
