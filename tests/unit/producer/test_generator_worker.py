@@ -147,10 +147,10 @@ def test_the_ring_applies_back_pressure_until_the_reader_takes_a_chunk() -> None
     try:
         taken = []
         for _ in chunks:
-            time.sleep(0.1)
-            assert headers.qsize() == 1  # the next chunk waits for space
             header = headers.get(timeout=5)
             assert header is not None
+            time.sleep(0.05)
+            assert headers.empty()  # the next chunk waits for the space this one holds
             tag, body = unpack_message(header)
             assert tag == "ring-chunk"
             taken.append(ring.take(body))
