@@ -100,8 +100,12 @@ PIPE_BYTES: Final = 1 << 20
 
 def chunk_frames(chunk: Sequence[PackedBatch]) -> list[bytes]:
     """The frames of one chunk: a small pickled header, then three raw buffers per batch."""
-    header = [(b.stream, len(b), len(b.values), len(b.keys)) for b in chunk]
-    return [pickle.dumps((CHUNK, header), protocol=pickle.HIGHEST_PROTOCOL), *_batch_buffers(chunk)]
+    return [_message(CHUNK, _chunk_header(chunk)), *_batch_buffers(chunk)]
+
+
+def _chunk_header(chunk: Sequence[PackedBatch]) -> list[tuple[str, int, int, int]]:
+    """Per batch: (stream, records, value bytes, key bytes), what the reader needs to cut the buffers."""
+    return [(b.stream, len(b), len(b.values), len(b.keys)) for b in chunk]
 
 
 def unpack_message(payload: bytes) -> tuple[str, Any]:
@@ -183,8 +187,7 @@ class ShippingRing:
             self.memory[at : at + len(buffer)] = buffer
             at += len(buffer)
         self.written = end
-        header = [(b.stream, len(b), len(b.values), len(b.keys)) for b in chunk]
-        return _message(RING_CHUNK, (header, start % self.size, end))
+        return _message(RING_CHUNK, (_chunk_header(chunk), start % self.size, end))
 
     def _absorb_credits(self, wait_for: int) -> None:
         """Take the credits already sent; block for more until ``freed >= wait_for``."""
@@ -198,18 +201,18 @@ class ShippingRing:
     def take(self, body: Any) -> list[PackedBatch]:
         """The batches of a RING_CHUNK message, copied out of the ring; then their space is handed back."""
         header, offset, end = body
-        at, memory = int(offset), self.memory
-        batches = []
-        for stream, records, value_bytes, key_bytes in header:
-            sizes = (value_bytes, key_bytes, 4 * 8 * records)
-            if at + sum(sizes) > self.size:
-                raise ProducerError(f"generator worker: a {stream} batch beyond the end of the ring")
-            values, keys, arrays = (
-                memory[a : a + n] for a, n in zip(_offsets(at, sizes), sizes, strict=True)
-            )
-            at += sum(sizes)
-            starts, ends, key_ends, stamps = np.frombuffer(arrays, dtype=np.int64).reshape(4, records)
-            batches.append(PackedBatch(stream, values, starts, ends, keys, key_ends, stamps))
+        sizes = iter([n for _, records, values, keys in header for n in (values, keys, 4 * 8 * records)])
+        at = int(offset)
+
+        def next_buffer() -> bytes:
+            nonlocal at
+            size = next(sizes)
+            if at + size > self.size:
+                raise ProducerError("generator worker: a chunk beyond the end of the ring")
+            at += size
+            return self.memory[at - size : at]
+
+        batches = chunk_from_frames(header, next_buffer)
         try:
             self.credits_out.send_bytes(int(end).to_bytes(8, "big"))
         except OSError:
@@ -220,15 +223,6 @@ class ShippingRing:
         self.credits_out.close()
         self.credits_in.close()
         self.memory.close()
-
-
-def _offsets(at: int, sizes: Sequence[int]) -> list[int]:
-    """Where each of consecutive buffers of these sizes starts, from ``at``."""
-    out = []
-    for size in sizes:
-        out.append(at)
-        at += size
-    return out
 
 
 class FrameReader:
