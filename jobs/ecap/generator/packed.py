@@ -78,7 +78,10 @@ def _packed_keys(keys: Sequence[bytes | None]) -> tuple[bytes, Int64Array]:
 
 
 def pack_text(
-    stream: str, keys: Sequence[bytes], values: Sequence[str], timestamps_ms: Sequence[int] | Int64Array
+    stream: str,
+    keys: Sequence[bytes | None],
+    values: Sequence[str],
+    timestamps_ms: Sequence[int] | Int64Array,
 ) -> PackedBatch:
     """Pack JSON text values: one join and one UTF-8 encode for the whole batch.
 
@@ -116,7 +119,7 @@ def pack_records(
             f"{stream}: {len(keys)} keys, {len(values)} values and {len(timestamps_ms)} timestamps differ"
         )
     if all(isinstance(v, str) for v in values):
-        return pack_text(stream, [k or b"" for k in keys], values, timestamps_ms)  # type: ignore[arg-type]
+        return pack_text(stream, keys, values, timestamps_ms)  # type: ignore[arg-type]
     encoded = [v.encode() if isinstance(v, str) else v for v in values]
     ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
     key_data, key_ends = _packed_keys(keys)
