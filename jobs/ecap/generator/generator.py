@@ -84,19 +84,16 @@ CUSTOMER_PIECE_TABLE_MAX: Final = 100_000
 above, per window for the customers in it (~0.1 us more per event)."""
 USER_EVENT_PIECES: Final = 4
 """A user event is assembled from 4 byte pieces (``ShopGenerator._emit_user_events``)."""
-TX_EVENT_ID_OPEN: Final = b'{"event_id":"'
 TX_TRANSACTION_ID_OPEN: Final = b'","transaction_id":"'
 TX_CUSTOMER_OPEN: Final = b'","customer_id":"'
-TX_HEAD_WIDTH: Final = len(TX_EVENT_ID_OPEN) + 36 + len(TX_TRANSACTION_ID_OPEN) + 36 + len(TX_CUSTOMER_OPEN)
-TX_SESSION_OPEN: Final = b'","session_id":"'
+TX_HEAD_WIDTH: Final = len(EVENT_ID_OPEN) + 36 + len(TX_TRANSACTION_ID_OPEN) + 36 + len(TX_CUSTOMER_OPEN)
 TX_TIMESTAMP_OPEN: Final = b'","timestamp":"'
 TX_ITEMS_OPEN: Final = b'Z","items":['
-TX_MIDDLE_WIDTH: Final = len(TX_SESSION_OPEN) + 36 + len(TX_TIMESTAMP_OPEN) + 23 + len(TX_ITEMS_OPEN)
+TX_MIDDLE_WIDTH: Final = len(SESSION_ID_OPEN) + 36 + len(TX_TIMESTAMP_OPEN) + 23 + len(TX_ITEMS_OPEN)
 TX_ITEM_SEPARATOR: Final = b","
 TX_AMOUNT_LABELS: Final = (b'],"subtotal":', b',"discount":', b',"tax":', b',"total_amount":')
-PU_EVENT_ID_OPEN: Final = b'{"event_id":"'
 PU_PRODUCT_OPEN: Final = b'","product_id":"'
-PU_HEAD_WIDTH: Final = len(PU_EVENT_ID_OPEN) + 36 + len(PU_PRODUCT_OPEN)
+PU_HEAD_WIDTH: Final = len(EVENT_ID_OPEN) + 36 + len(PU_PRODUCT_OPEN)
 PU_NAME_OPEN: Final = b'Z","name":'
 PU_MOMENT_WIDTH: Final = 23 + len(PU_NAME_OPEN)
 PU_PREVIOUS_OPEN: Final = b',"previous_price":'
@@ -627,7 +624,7 @@ class ShopGenerator:
             raise GeneratorError("product updates: timestamps must fall in the years 0000-9999")
         head = np.empty((n, PU_HEAD_WIDTH), dtype=np.uint8)
         at = 0
-        for piece in (PU_EVENT_ID_OPEN, uuid_chars(self._rng, n), PU_PRODUCT_OPEN):
+        for piece in (EVENT_ID_OPEN, uuid_chars(self._rng, n), PU_PRODUCT_OPEN):
             at = _put(head, at, piece)
         moment = np.empty((n, PU_MOMENT_WIDTH), dtype=np.uint8)
         _put(moment, _put(moment, 0, stamps), PU_NAME_OPEN)
@@ -1151,12 +1148,9 @@ class ShopGenerator:
         id_width = 0 if id_chars is None else int(id_chars.shape[1])
         typed_at = ID_BLOCK_WIDTH + id_width
         head = np.zeros((m, typed_at + typed_width), dtype=np.uint8)
-        head[:, : len(EVENT_ID_OPEN)] = np.frombuffer(EVENT_ID_OPEN, dtype=np.uint8)
-        head[:, len(EVENT_ID_OPEN) : len(EVENT_ID_OPEN) + 36] = uuid_chars(rng, m)
-        head[:, len(EVENT_ID_OPEN) + 36 : ID_BLOCK_WIDTH - 36] = np.frombuffer(
-            SESSION_ID_OPEN, dtype=np.uint8
-        )
-        head[:, ID_BLOCK_WIDTH - 36 : ID_BLOCK_WIDTH] = session_chars[ev_session]
+        at = 0
+        for piece in (EVENT_ID_OPEN, uuid_chars(rng, m), SESSION_ID_OPEN, session_chars[ev_session]):
+            at = _put(head, at, piece)
         if id_chars is not None:
             head[:, ID_BLOCK_WIDTH:typed_at] = id_chars[cust]
         typed = head[:, typed_at:]
@@ -1220,12 +1214,12 @@ class ShopGenerator:
             raise GeneratorError("transactions: a session id that is not a 36-character UUID")
         head = np.empty((n, TX_HEAD_WIDTH), dtype=np.uint8)
         at = 0
-        for piece in (TX_EVENT_ID_OPEN, ids[:, :36], TX_TRANSACTION_ID_OPEN, ids[:, 36:], TX_CUSTOMER_OPEN):
+        for piece in (EVENT_ID_OPEN, ids[:, :36], TX_TRANSACTION_ID_OPEN, ids[:, 36:], TX_CUSTOMER_OPEN):
             at = _put(head, at, piece)
         middle = np.empty((n, TX_MIDDLE_WIDTH), dtype=np.uint8)
         at = 0
         session_chars = np.frombuffer(session_bytes, dtype=np.uint8).reshape(n, 36)
-        for piece in (TX_SESSION_OPEN, session_chars, TX_TIMESTAMP_OPEN, stamps, TX_ITEMS_OPEN):
+        for piece in (SESSION_ID_OPEN, session_chars, TX_TIMESTAMP_OPEN, stamps, TX_ITEMS_OPEN):
             at = _put(middle, at, piece)
 
         counts = np.fromiter((len(o.items) for o in orders), dtype=np.int64, count=n)
