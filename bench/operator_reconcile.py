@@ -1,36 +1,46 @@
 """Operator reconciliation throughput against the Kubernetes API emulator.
 
 N ecap.io KafkaTopics are applied at once with the real operator (``ecap operator run``) watching the
-namespace; a thread plays Strimzi (marks every Strimzi KafkaTopic Ready as soon as it appears). The
+namespace; a process plays Strimzi (marks every Strimzi KafkaTopic Ready as soon as it appears). The
 clock stops when every ecap.io KafkaTopic reports Ready=True. Side by side, in the same run and on the
 same emulator, the same Strimzi topics are created directly through the API client and marked Ready:
 the work the operator saves a person. Prints both rates and their ratio (target >= 0.5 at N=200), and
-fails if any object is left un-Ready. Also prints, per path, the CPU seconds of this process (emulator,
-Strimzi player) and of the operator, and the API requests and watch events per object, by verb and
-resource (counted by the emulator): what to look at when the ratio moves.
+fails if any object is left un-Ready.
 
-    python bench/operator_reconcile.py                 # N=200
-    python bench/operator_reconcile.py -n 50 --timer-interval 2
+The emulator, the operator and the Strimzi player each run in their own process, as an API server, an
+operator and Strimzi do: none of them waits for another's interpreter lock. The two paths alternate for
+``--rounds`` rounds (a fresh namespace and operator each) and the median ratio is the figure: on a shared
+machine one round of either path can be a third slower than the next. Also printed, per path: the CPU
+seconds of each process, and the API requests and watch events per object by verb and resource (counted
+by the emulator): what to look at when the ratio moves.
+
+    python bench/operator_reconcile.py                 # N=200, 5 rounds
+    python bench/operator_reconcile.py -n 50 --rounds 1 --timer-interval 2
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import multiprocessing
 import os
+import statistics
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.kube.client import KubeClient  # noqa: E402
+from tests.kube.client import KubeClient, wait_for  # noqa: E402
 from tests.kube.process import OperatorProcess  # noqa: E402
-from tests.kube.server import EmulatorServer  # noqa: E402
+from tests.kube.server import EmulatorServer, kubeconfig  # noqa: E402
 from tests.kube.store import WatchEvent  # noqa: E402
 
 ECAP = "ecap.io/v1alpha1"
@@ -38,35 +48,19 @@ STRIMZI = "kafka.strimzi.io/v1beta2"
 UPSTREAM = ROOT.parent / "shared" / "upstream-crds" / "kafka.strimzi.io_kafkatopics.yaml"
 
 
-class StrimziPlayer(threading.Thread):
-    """Marks every Strimzi KafkaTopic in a namespace Ready (what Strimzi's topic operator reports)."""
-
-    def __init__(self, kube: KubeClient, namespace: str) -> None:
-        super().__init__(daemon=True, name=f"strimzi-{namespace}")
-        self.kube = KubeClient(kube.base_url)
-        self.namespace = namespace
-        self.stopping = threading.Event()
-        self.cpu_seconds = 0.0
-
-    def run(self) -> None:
-        """Follow a watch (cheap for the API) rather than listing every topic over and over."""
-        started = time.thread_time()
-        try:
-            self._follow()
-        finally:
-            self.cpu_seconds = time.thread_time() - started
-
-    def _follow(self) -> None:
-        since: str | None = None
-        while not self.stopping.is_set():
-            for event in self.kube.watch(
-                STRIMZI, "kafkatopics", self.namespace, resource_version=since, timeout_seconds=2
-            ):
-                topic = event["object"]
-                since = topic["metadata"].get("resourceVersion", since)
-                unmarked = not (topic.get("status") or {}).get("conditions")
-                if event["type"] in ("ADDED", "MODIFIED") and unmarked:
-                    mark_ready(self.kube, topic)
+def play_strimzi(base_url: str, namespace: str, stopping: Any) -> None:
+    """Strimzi's topic operator, as far as the bench needs it: mark every Strimzi KafkaTopic of a
+    namespace Ready as soon as it appears. Runs in its own process (``stopping``: a multiprocessing
+    Event). Follows a watch (cheap for the API) rather than listing every topic over and over."""
+    kube = KubeClient(base_url)
+    since: str | None = None
+    while not stopping.is_set():
+        for event in kube.watch(STRIMZI, "kafkatopics", namespace, resource_version=since, timeout_seconds=1):
+            topic = event["object"]
+            since = topic["metadata"].get("resourceVersion", since)
+            unmarked = not (topic.get("status") or {}).get("conditions")
+            if event["type"] in ("ADDED", "MODIFIED") and unmarked:
+                mark_ready(kube, topic)
 
 
 def mark_ready(kube: KubeClient, topic: dict[str, Any]) -> None:
@@ -90,6 +84,25 @@ def ecap_topic(index: int) -> dict[str, Any]:
         "kind": "KafkaTopic",
         "metadata": {"name": f"topic-{index:04d}"},
         "spec": {"partitions": 3, "replicas": 1, "retentionMs": 86_400_000},
+    }
+
+
+def strimzi_topic(index: int) -> dict[str, Any]:
+    """The Strimzi topic the operator makes of ``ecap_topic(index)``, as a person would write it."""
+    name = f"topic-{index:04d}"
+    return {
+        "apiVersion": STRIMZI,
+        "kind": "KafkaTopic",
+        "metadata": {
+            "name": name,
+            "labels": {"strimzi.io/cluster": "bench-kafka", "app.kubernetes.io/managed-by": "bench"},
+        },
+        "spec": {
+            "topicName": name,
+            "partitions": 3,
+            "replicas": 1,
+            "config": {"retention.ms": "86400000", "cleanup.policy": "delete"},
+        },
     }
 
 
@@ -123,7 +136,7 @@ class ReadyTracker:
         else:
             self.ready.discard(name)
         if len(self.ready) >= self.n and not self.done.is_set():
-            self.finished_at = time.monotonic()
+            self.finished_at = time.monotonic()  # CLOCK_MONOTONIC: the same clock in every process
             self.done.set()
 
     def count(self) -> int:
@@ -136,9 +149,78 @@ class ReadyTracker:
 Counts = collections.Counter[tuple[str, str]]
 
 
-def request_counts(server: EmulatorServer) -> Counts:
-    """What the emulator has served so far, by (verb, resource)."""
-    return server.call(lambda: collections.Counter(server.emulator.request_counts))
+def serve_emulator(conn: Connection) -> None:
+    """The emulator process: serves the API over HTTP from its own thread and answers the bench's
+    questions on ``conn`` (what it served, which watches are open, when N objects were Ready)."""
+    with EmulatorServer() as server:
+        conn.send(server.url)
+        trackers: dict[str, ReadyTracker] = {}
+        questions: dict[str, Callable[..., Any]] = {
+            "counts": lambda: server.call(lambda: collections.Counter(server.emulator.request_counts)),
+            "watching": server.watching,
+            "track": lambda namespace, n: trackers.__setitem__(namespace, ReadyTracker(server, namespace, n)),
+            "wait_ready": lambda namespace, timeout: _wait_ready(trackers.pop(namespace), timeout),
+        }
+        while True:
+            question, args = conn.recv()
+            if question == "stop":
+                return
+            try:
+                conn.send((True, questions[question](*args)))
+            except Exception as err:  # noqa: BLE001 - sent back to the bench, which raises it
+                conn.send((False, repr(err)))
+
+
+def _wait_ready(tracker: ReadyTracker, timeout: float) -> tuple[float | None, int]:
+    tracker.done.wait(timeout)
+    count = tracker.count()
+    tracker.close()
+    return tracker.finished_at, count
+
+
+class EmulatorProcess:
+    """The Kubernetes API emulator in a process of its own, as an API server is: the bench's clients,
+    the operator and the Strimzi player all reach it over HTTP; a pipe carries the bench's questions."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self.process = context.Process(
+            target=serve_emulator, args=(child,), name="kube-emulator", daemon=True
+        )
+        self.url = ""
+
+    def __enter__(self) -> EmulatorProcess:
+        self.process.start()
+        if not self._conn.poll(60):
+            raise TimeoutError("the emulator process did not start within 60 s")
+        self.url = self._conn.recv()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._conn.send(("stop", ()))
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+
+    def ask(self, question: str, *args: Any) -> Any:
+        self._conn.send((question, args))
+        ok, answer = self._conn.recv()
+        if not ok:
+            raise RuntimeError(f"emulator process: {question} failed: {answer}")
+        return answer
+
+    def counts(self) -> Counts:
+        """What the emulator has served so far, by (verb, resource)."""
+        return cast(Counts, self.ask("counts"))
+
+    def watching(self, group: str, plural: str, namespace: str) -> int:
+        return int(self.ask("watching", group, plural, namespace))
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
 
 
 def print_requests(title: str, counts: Counts, n: int) -> None:
@@ -158,88 +240,98 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class BenchCpu(NamedTuple):
-    """CPU seconds of the bench process while the operator worked, and how they split by thread."""
+class CpuClock:
+    """CPU seconds of several processes (and this one) from the moment it was made."""
 
-    total: float
-    emulator: float
-    create_loop: float
-    strimzi_player: float
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self._pids = dict(pids)
+        self._start = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+        self._own = time.process_time()
+
+    def read(self) -> dict[str, float]:
+        spent = {name: cpu_seconds(pid) - self._start[name] for name, pid in self._pids.items()}
+        return {"bench": time.process_time() - self._own, **spent}
+
+
+class Round(NamedTuple):
+    """One run of a path: seconds to the last Ready object, objects Ready, CPU seconds by process."""
+
+    seconds: float
+    ready: int
+    cpu: dict[str, float]
+
+
+def directly(kube: KubeClient, emulator: EmulatorProcess, n: int, namespace: str) -> Round:
+    """The same Strimzi topics, created and marked Ready through the API client, one by one."""
+    kube.create_namespace(namespace)
+    clock = CpuClock({"emulator": emulator.pid})
+    started = time.monotonic()
+    for index in range(n):
+        mark_ready(kube, kube.create(STRIMZI, "kafkatopics", strimzi_topic(index), namespace))
+    elapsed = time.monotonic() - started
+    return Round(elapsed, n, clock.read())
 
 
 def through_operator(
-    kube: KubeClient, server: EmulatorServer, n: int, timer: float | None, deadline: float, log: Path
-) -> tuple[float, int, BenchCpu, float]:
-    """Seconds until all N are Ready, how many are, and the CPU seconds the bench process (emulator, Strimzi
-    player, this loop) and the operator process spent meanwhile."""
-    namespace = "bench-operator"
+    kube: KubeClient,
+    emulator: EmulatorProcess,
+    n: int,
+    namespace: str,
+    timer: float | None,
+    deadline: float,
+    log: Path,
+) -> Round:
+    """N ecap.io KafkaTopics created at once for a freshly started operator (watching, with its child
+    watch and the Strimzi player ready before the first create); done when the N-th reports Ready."""
     kube.create_namespace(namespace)
     env = {"ECAP_OPERATOR_RETRY_DELAY": "1", "ECAP_OPERATOR_STRIMZI_CLUSTER": "bench-kafka"}
     if timer is not None:
         env |= {"ECAP_OPERATOR_TIMER_INTERVAL": str(timer), "ECAP_OPERATOR_TIMER_INITIAL_DELAY": "0"}
-    kubeconfig = server.write_kubeconfig(log.with_suffix(".kubeconfig"))
+    kubeconfig = log.with_suffix(".kubeconfig")
+    kubeconfig.write_text(yaml_kubeconfig(emulator.url))
     command = [sys.executable, "-m", "ecap.cli", "operator", "run", "--standalone", "--namespace", namespace]
-    player = StrimziPlayer(kube, namespace)
-    tracker = ReadyTracker(server, namespace, n)
+    context = multiprocessing.get_context("spawn")
+    stopping = context.Event()
+    player = context.Process(
+        target=play_strimzi, args=(emulator.url, namespace, stopping), name="strimzi", daemon=True
+    )
     with OperatorProcess(command, kubeconfig, log, env=env, cwd=ROOT) as operator:
-        server.wait_for_watch("ecap.io", "kafkatopics", namespace, timeout=120)
         player.start()
-        assert operator.process is not None
-        operator_cpu = cpu_seconds(operator.process.pid)
-        bench_cpu = time.process_time()
-        emulator_cpu = server.call(time.thread_time)
-        loop_cpu = time.thread_time()
+        assert operator.process is not None and player.pid is not None
+        # The operator's watch of the ecap.io kinds, its child watch and the player's watch of Strimzi topics.
+        wait_for(
+            lambda: (
+                emulator.watching("ecap.io", "kafkatopics", namespace) >= 1
+                and emulator.watching("kafka.strimzi.io", "kafkatopics", namespace) >= 2
+            ),
+            120,
+            f"the operator and the Strimzi player watching {namespace}",
+        )
+        emulator.ask("track", namespace, n)
+        clock = CpuClock({"operator": operator.process.pid, "emulator": emulator.pid, "strimzi": player.pid})
         started = time.monotonic()
         for index in range(n):
             kube.create(ECAP, "kafkatopics", ecap_topic(index), namespace)
-        loop_cpu = time.thread_time() - loop_cpu
-        tracker.done.wait(deadline)
-        elapsed = (tracker.finished_at or time.monotonic()) - started
-        bench_cpu = time.process_time() - bench_cpu
-        emulator_cpu = server.call(time.thread_time) - emulator_cpu
-        operator_cpu = cpu_seconds(operator.process.pid) - operator_cpu
-        ready = tracker.count()
-        tracker.close()
-        player.stopping.set()
+        finished_at, ready = emulator.ask("wait_ready", namespace, deadline)
+        elapsed = (finished_at or time.monotonic()) - started
+        cpu = clock.read()
+        stopping.set()
         player.join(5)
+        if player.is_alive():
+            player.kill()
         problems = operator.problems()
     if problems:
         print(f"operator problems ({len(problems)}):", *problems[:5], sep="\n  ")
-    return elapsed, ready, BenchCpu(bench_cpu, emulator_cpu, loop_cpu, player.cpu_seconds), operator_cpu
+    return Round(elapsed, ready, cpu)
 
 
-def directly(kube: KubeClient, server: EmulatorServer, n: int) -> tuple[float, float, float]:
-    """The same Strimzi topics, created and marked Ready through the API client, one by one.
-    Returns the seconds, the CPU seconds of the (bench) process and those of its emulator thread."""
-    namespace = "bench-direct"
-    kube.create_namespace(namespace)
-    cpu = time.process_time()
-    emulator_cpu = server.call(time.thread_time)
-    started = time.monotonic()
-    for index in range(n):
-        name = f"topic-{index:04d}"
-        created = kube.create(
-            STRIMZI,
-            "kafkatopics",
-            {
-                "apiVersion": STRIMZI,
-                "kind": "KafkaTopic",
-                "metadata": {
-                    "name": name,
-                    "labels": {"strimzi.io/cluster": "bench-kafka", "app.kubernetes.io/managed-by": "bench"},
-                },
-                "spec": {
-                    "topicName": name,
-                    "partitions": 3,
-                    "replicas": 1,
-                    "config": {"retention.ms": "86400000", "cleanup.policy": "delete"},
-                },
-            },
-            namespace,
-        )
-        mark_ready(kube, created)
-    elapsed = time.monotonic() - started
-    return elapsed, time.process_time() - cpu, server.call(time.thread_time) - emulator_cpu
+def yaml_kubeconfig(url: str) -> str:
+    return yaml.safe_dump(kubeconfig(url), sort_keys=False)
+
+
+def mean_cpu(rounds: list[Round]) -> str:
+    names = rounds[0].cpu.keys()
+    return ", ".join(f"{name} {statistics.fmean(r.cpu[name] for r in rounds):.2f} s" for name in names)
 
 
 def main() -> int:
@@ -247,6 +339,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-n", type=int, default=200, help="custom resources applied at once")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each path, alternating")
     parser.add_argument(
         "--timer-interval",
         type=float,
@@ -261,41 +354,56 @@ def main() -> int:
         print(f"missing {UPSTREAM}: the Strimzi CRD is needed to validate children", file=sys.stderr)
         return 2
     args.log.unlink(missing_ok=True)
-    with EmulatorServer() as server:
-        kube = KubeClient(server.url)
+    direct: list[Round] = []
+    operated: list[Round] = []
+    counts = {"direct": Counts(), "operator": Counts()}
+    with EmulatorProcess() as emulator:
+        kube = KubeClient(emulator.url)
         kube.register_crds([*sorted((ROOT / "crds").glob("*.yaml")), UPSTREAM])
-        before = request_counts(server)
-        direct_s, direct_cpu, direct_emulator_cpu = directly(kube, server, args.n)
-        after_direct = request_counts(server)
-        operator_s, ready, bench_cpu, operator_cpu = through_operator(
-            kube, server, args.n, args.timer_interval, args.deadline, args.log
+        for number in range(args.rounds):
+            before = emulator.counts()
+            direct.append(directly(kube, emulator, args.n, f"bench-direct-{number}"))
+            middle = emulator.counts()
+            operated.append(
+                through_operator(
+                    kube,
+                    emulator,
+                    args.n,
+                    f"bench-operator-{number}",
+                    args.timer_interval,
+                    args.deadline,
+                    args.log,
+                )
+            )
+            after = emulator.counts()
+            counts["direct"] += middle - before
+            counts["operator"] += after - middle
+            mine, theirs = direct[-1], operated[-1]
+            print(
+                f"round {number + 1}: direct {mine.seconds:.3f} s, operator {theirs.seconds:.3f} s "
+                f"({theirs.ready}/{args.n} Ready), ratio {mine.seconds / theirs.seconds:.3f}"
+            )
+    ratios = [d.seconds / o.seconds for d, o in zip(direct, operated, strict=True)]
+    operator_s = statistics.median(r.seconds for r in operated)
+    direct_s = statistics.median(r.seconds for r in direct)
+    print(f"N={args.n}  rounds {args.rounds}  resync interval {args.timer_interval or 'operator default'}")
+    print(f"operator: {operator_s:8.3f} s  {args.n / operator_s:8.2f} objects/s to Ready (median round)")
+    print(
+        f"direct:   {direct_s:8.3f} s  {args.n / direct_s:8.2f} objects/s (created + marked Ready, serially)"
+    )
+    print(
+        f"ratio operator/direct: {statistics.median(ratios):.3f} median of {len(ratios)} rounds "
+        f"(min {min(ratios):.3f}, max {max(ratios):.3f}; target >= 0.5)"
+    )
+    print(f"CPU per round: direct: {mean_cpu(direct)}; through the operator: {mean_cpu(operated)}")
+    objects = args.n * args.rounds
+    print_requests("direct", counts["direct"], objects)
+    print_requests("through the operator (bench + Strimzi player + operator)", counts["operator"], objects)
+    unready = [r for r in operated if r.ready != args.n]
+    if unready:
+        print(
+            f"FAIL: objects left un-Ready after {args.deadline} s in {len(unready)} rounds", file=sys.stderr
         )
-        after_operator = request_counts(server)
-    operator_rate = args.n / operator_s
-    direct_rate = args.n / direct_s
-    ratio = operator_rate / direct_rate
-    print(f"N={args.n}  resync interval {args.timer_interval or 'operator default'}")
-    print(f"operator: {operator_s:8.2f} s  {operator_rate:8.2f} objects/s to Ready ({ready}/{args.n})")
-    print(f"direct:   {direct_s:8.2f} s  {direct_rate:8.2f} objects/s (created + marked Ready, serially)")
-    print(f"ratio operator/direct: {ratio:.3f}  (target >= 0.5)")
-    print(
-        f"CPU: direct {direct_cpu:.2f} s; through the operator {bench_cpu.total:.2f} s in the bench process "
-        f"(emulator, Strimzi player, polling) + {operator_cpu:.2f} s in the operator"
-    )
-    # The bench process runs the emulator and both clients on one interpreter lock: when its CPU is close to
-    # the operator path's wall time, the bench process, not the operator, sets that time.
-    print(
-        f"    bench process by thread: direct: emulator {direct_emulator_cpu:.2f} s, API client "
-        f"{direct_cpu - direct_emulator_cpu:.2f} s; through the operator: "
-        f"emulator {bench_cpu.emulator:.2f} s, create loop {bench_cpu.create_loop:.2f} s, "
-        f"Strimzi player {bench_cpu.strimzi_player:.2f} s"
-    )
-    print_requests("direct", after_direct - before, args.n)
-    print_requests(
-        "through the operator (bench + Strimzi player + operator)", after_operator - after_direct, args.n
-    )
-    if ready != args.n:
-        print(f"FAIL: {args.n - ready} objects left un-Ready after {args.deadline} s", file=sys.stderr)
         return 1
     return 0
 

@@ -18,6 +18,7 @@ handled: after success or a permanent error, not while a temporary error makes k
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, cast
 
@@ -25,6 +26,9 @@ import kopf
 
 SPEC_MARK: Final = "ecap.io/observed-generation"
 """Stands in for the unknown old spec when the status names an older generation (any value differs)."""
+NOT_ESSENTIAL: Final = frozenset({"apiVersion", "kind", "metadata", "status"})
+"""What kopf leaves out of an essence (of the metadata it keeps the labels and some annotations)."""
+LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 class CachedKeys:
@@ -63,18 +67,44 @@ class ObservedGenerationDiffBase(kopf.AnnotationsDiffBaseStorage):
     def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None) -> kopf.BodyEssence:
         """kopf's essence, built once per event: ``fetch`` needs it too (kopf copies what it keeps).
 
-        kopf deep-copies the whole body and then drops the status and most metadata; it is given the
-        body without them (the same essence, without copying a status on every status change)."""
+        kopf copies the whole body through its field views (a lookup per key at every level) and then drops
+        the status and most metadata; this copies only what stays, straight from the body's dicts: the
+        same essence (a test compares them), a fifth of kopf's cost on every event of every object."""
         version = body.get("metadata", {}).get("resourceVersion")
         recent = self._recent
         if not extra_fields and recent is not None and recent[0] is body and recent[1] == version:
             return recent[2]
-        if extra_fields:
-            essence = super().build(body=body, extra_fields=extra_fields)
-        else:
-            essence = super().build(body=_essential(body))
-            self._recent = (body, version, essence)
+        if extra_fields or self.ignored_fields or body.get("kind") == "ReplicaSet":
+            return super().build(body=body, extra_fields=extra_fields)
+        essence = self._essence(body)
+        self._recent = (body, version, essence)
         return essence
+
+    def _essence(self, body: Mapping[str, Any]) -> kopf.BodyEssence:
+        essence: dict[str, Any] = {
+            key: copy.deepcopy(value) for key, value in body.items() if key not in NOT_ESSENTIAL
+        }
+        meta = body.get("metadata") or {}
+        metadata: dict[str, Any] = {}
+        labels = meta.get("labels")
+        if labels:
+            metadata["labels"] = dict(labels)
+        annotations = meta.get("annotations")
+        if annotations:
+            marked = self._detect_marked_prefixes(annotations)
+            own = set(self.make_keys(self.key))
+            kept = {
+                name: value
+                for name, value in annotations.items()
+                if name not in own
+                and name != LAST_APPLIED
+                and not any(name.startswith(f"{prefix}/") for prefix in marked)
+            }
+            if kept:
+                metadata["annotations"] = kept
+        if metadata:
+            essence["metadata"] = metadata
+        return cast(kopf.BodyEssence, essence)
 
     def _recorded(self, body: kopf.Body) -> kopf.BodyEssence | None:
         """kopf's annotation, if there is one (looked up only when some annotation could be it)."""
@@ -107,17 +137,6 @@ class ObservedGenerationDiffBase(kopf.AnnotationsDiffBaseStorage):
 
 def _metadata(essence: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict((essence or {}).get("metadata") or {})
-
-
-def _essential(body: kopf.Body) -> kopf.Body:
-    """What kopf's essence is built from: everything but the status and the metadata other than the
-    labels and annotations (kopf drops those anyway; its own annotations are read by name)."""
-    meta = body.get("metadata", {})
-    trimmed: dict[str, Any] = {key: value for key, value in body.items() if key not in ("status", "metadata")}
-    trimmed["metadata"] = {
-        key: meta[key] for key in ("labels", "annotations", "name", "namespace") if key in meta
-    }
-    return kopf.Body(cast(kopf.RawBody, trimmed))
 
 
 class QuickProgressStorage(kopf.AnnotationsProgressStorage):

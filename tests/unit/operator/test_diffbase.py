@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import kopf
+import pytest
 from kopf._cogs.structs import diffs
 
 from ecap_operator.handlers.diffbase import ObservedGenerationDiffBase
@@ -70,17 +71,45 @@ def test_an_object_handled_by_kopfs_own_storage_keeps_its_record() -> None:
     assert changed(storage, topic(annotations={KEY: json.dumps({"spec": {"partitions": 1}})})) is True
 
 
-def test_the_essence_is_kopfs_own_without_copying_the_status() -> None:
-    """The trimmed body gives exactly the essence kopf builds from the whole one."""
-    body = topic(
-        observed=1,
-        labels={"team": "shop"},
-        annotations={"note": "x", "kubectl.kubernetes.io/last-applied-configuration": "{}", KEY: "{}"},
-        uid="u-1",
-        resourceVersion="7",
-        ownerReferences=[{"kind": "Thing", "name": "t"}],
-    )
-    assert ObservedGenerationDiffBase().build(body=body) == kopf.AnnotationsDiffBaseStorage().build(body=body)
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {},
+        {"labels": {}, "annotations": {}},
+        {
+            "labels": {"team": "shop"},
+            "annotations": {"note": "x", "kubectl.kubernetes.io/last-applied-configuration": "{}", KEY: "{}"},
+            "uid": "u-1",
+            "resourceVersion": "7",
+            "ownerReferences": [{"kind": "Thing", "name": "t"}],
+        },
+        {  # another kopf-based operator's marks and records are not ours to compare
+            "annotations": {
+                "other.example.com/kopf-managed": "yes",
+                "other.example.com/last-handled-configuration": "{}",
+                "kopf.zalando.org/touch-dummy": "1",
+                "shop.example.com/owner": "web",
+            }
+        },
+        {
+            "annotations": {KEY: "{}"},
+            "finalizers": ["ecap.io/finalizer"],
+            "deletionTimestamp": "2026-12-01T00:00:00Z",
+        },
+    ],
+)
+def test_the_essence_is_kopfs_own(metadata: dict[str, Any]) -> None:
+    """Built straight from the body's dicts, the essence is exactly the one kopf builds, and a copy: a later
+    change to the body does not reach it."""
+    body = topic(observed=1, **metadata)
+    raw = dict(body)
+    raw["data"] = {"nested": {"list": [1, 2]}}
+    body = kopf.Body(raw)
+    ours = ObservedGenerationDiffBase().build(body=body)
+    assert ours == kopf.AnnotationsDiffBaseStorage().build(body=body)
+    raw["spec"]["partitions"] = 12
+    raw["data"]["nested"]["list"].append(3)
+    assert ours["spec"] == {"partitions": 3} and ours["data"] == {"nested": {"list": [1, 2]}}
 
 
 def test_progress_is_kopfs_annotations_with_nothing_to_do_for_an_object_without_any() -> None:
