@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event as EventFlag
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -50,14 +49,16 @@ STRIMZI = "kafka.strimzi.io/v1beta2"
 UPSTREAM = ROOT.parent / "shared" / "upstream-crds" / "kafka.strimzi.io_kafkatopics.yaml"
 
 
-def play_strimzi(base_url: str, namespace: str, stopping: EventFlag) -> None:
+def play_strimzi(base_url: str, namespace: str) -> None:
     """Strimzi's topic operator, as far as the bench needs it: mark every Strimzi KafkaTopic of a
-    namespace Ready as soon as it appears. Runs in its own process until ``stopping`` is set; follows a
+    namespace Ready as soon as it appears. Runs in its own process until it is terminated; follows a
     watch (cheap for the API) rather than listing every topic over and over."""
     kube = KubeClient(base_url)
     since: str | None = None
-    while not stopping.is_set():
-        for event in kube.watch(STRIMZI, "kafkatopics", namespace, resource_version=since, timeout_seconds=1):
+    while True:
+        for event in kube.watch(
+            STRIMZI, "kafkatopics", namespace, resource_version=since, timeout_seconds=60
+        ):
             topic = event["object"]
             since = topic["metadata"].get("resourceVersion", since)
             unmarked = not (topic.get("status") or {}).get("conditions")
@@ -300,10 +301,7 @@ def through_operator(
     kubeconfig.write_text(yaml_kubeconfig(emulator.url))
     command = [sys.executable, "-m", "ecap.cli", "operator", "run", "--standalone", "--namespace", namespace]
     context = multiprocessing.get_context("spawn")
-    stopping = context.Event()
-    player = context.Process(
-        target=play_strimzi, args=(emulator.url, namespace, stopping), name="strimzi", daemon=True
-    )
+    player = context.Process(target=play_strimzi, args=(emulator.url, namespace), name="strimzi", daemon=True)
     with OperatorProcess(command, kubeconfig, log, env=env, cwd=ROOT) as operator:
         player.start()
         assert operator.process is not None and player.pid is not None
@@ -325,10 +323,8 @@ def through_operator(
         finished_at, ready = emulator.ask("wait_ready", namespace, deadline)
         elapsed = (finished_at or time.monotonic()) - started
         cpu = clock.read()
-        stopping.set()
+        player.terminate()
         player.join(5)
-        if player.is_alive():
-            player.kill()
         problems = operator.problems()
     if problems:
         print(f"operator problems ({len(problems)}):", *problems[:5], sep="\n  ")
