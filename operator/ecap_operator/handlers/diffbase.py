@@ -141,7 +141,8 @@ def _metadata(essence: Mapping[str, Any] | None) -> dict[str, Any]:
 
 class QuickProgressStorage(kopf.AnnotationsProgressStorage):
     """kopf's progress annotations, with the common case made cheap: an object carrying none of them
-    (every handler so far finished in one go) needs no lookup per handler, and nothing to purge."""
+    (every handler so far finished in one go) needs no lookup per handler, nothing to purge, and no copy
+    of its essence to clear them from."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -157,6 +158,13 @@ class QuickProgressStorage(kopf.AnnotationsProgressStorage):
         if not _has_prefixed(body.get("metadata", {}).get("annotations"), self._marker):
             return None
         return super().fetch(key=key, body=body)
+
+    def clear(self, *, essence: kopf.BodyEssence) -> kopf.BodyEssence:
+        """An essence without progress annotations comes back as it is: kopf copies every essence (the old
+        and the new one, on every event) only to take those out, and nothing changes an essence later."""
+        if not _has_prefixed(essence.get("metadata", {}).get("annotations"), self._marker):
+            return essence
+        return super().clear(essence=essence)
 
     def purge(self, *, key: kopf.HandlerId, body: kopf.Body, patch: kopf.Patch) -> None:
         in_body = _has_prefixed(body.get("metadata", {}).get("annotations"), self._marker)

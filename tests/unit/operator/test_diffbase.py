@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -136,3 +136,23 @@ def test_progress_is_kopfs_annotations_with_nothing_to_do_for_an_object_without_
     untouched = kopf.Patch()
     quick.purge(key=handler, body=body, patch=untouched)
     assert not untouched
+
+
+def test_clearing_progress_from_an_essence_is_kopfs_own() -> None:
+    """Progress annotations are taken out of an essence as kopf does; one without any comes back unchanged."""
+    from ecap_operator.handlers.diffbase import QuickProgressStorage
+
+    quick, plain = QuickProgressStorage(), kopf.AnnotationsProgressStorage()
+    progress = "kopf.zalando.org/kafkatopic_create"
+    essences: list[dict[str, Any]] = [
+        {"spec": {"partitions": 3}},
+        {"spec": {"partitions": 3}, "metadata": {"labels": {"team": "shop"}, "annotations": {"note": "x"}}},
+        {"spec": {"partitions": 3}, "metadata": {"annotations": {progress: "{}", "note": "x"}}},
+        {"spec": {"partitions": 3}, "metadata": {"annotations": {progress: "{}"}}},
+    ]
+    for essence in essences:
+        before = json.dumps(essence, sort_keys=True)
+        cleared = quick.clear(essence=cast(kopf.BodyEssence, essence))
+        assert cleared == plain.clear(essence=cast(kopf.BodyEssence, essence))
+        assert json.dumps(essence, sort_keys=True) == before  # the given essence is left as it was
+        assert progress not in (cleared.get("metadata") or {}).get("annotations", {})
