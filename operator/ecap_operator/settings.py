@@ -46,6 +46,8 @@ class OperatorSettings(BaseSettings):
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0
     """Port of the operator's Prometheus metrics; 0 disables the endpoint."""
     finalizer: str = "ecap.io/finalizer"
+    sched_batch: bool = True
+    """Run as a batch (throughput) process for the kernel's scheduler (``main.schedule_as_batch``)."""
 
 
 def load_settings() -> OperatorSettings:
