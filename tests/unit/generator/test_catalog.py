@@ -136,20 +136,48 @@ def test_picks_follow_the_catalog_of_their_moment() -> None:
     assert int(catalog.pick(categories, targets)[0]) not in (first, other)
 
 
-@pytest.mark.parametrize(("seed", "price_unit"), [(0, 100), (1, 100), (2, 2**50)])
-def test_pick_index_matches_the_per_category_build(seed: int, price_unit: int) -> None:
+def plain_pick_index(
+    category: np.ndarray, status: np.ndarray, price: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pick index built the plain way, category by category: (members, prices, keys, starts, ends)."""
+    from ecap.generator.catalog import _CATEGORY_KEY_SPAN, ACTIVE
+
+    index = []
+    for cat in range(len(schemas.CATEGORY_PRICE_RANGES)):
+        members = np.flatnonzero((category == cat) & (status == ACTIVE))
+        if members.size == 0:
+            members = np.flatnonzero(category == cat)
+        if members.size == 0:
+            members = np.arange(category.size)
+        order = np.argsort(price[members], kind="stable")
+        index.append(members[order])
+    members = np.concatenate(index)
+    prices = price[members].astype(np.float64)
+    sizes = np.asarray([m.size for m in index], dtype=np.int64)
+    ends = np.cumsum(sizes)
+    keys = prices + _CATEGORY_KEY_SPAN * np.repeat(np.arange(len(index)), sizes)
+    return members, prices, keys, ends - sizes, ends
+
+
+@pytest.mark.parametrize(
+    ("seed", "price_unit", "empty_category"),
+    [(0, 100, False), (1, 100, False), (2, 2**50, False), (3, 100, True)],
+)
+def test_pick_index_matches_the_per_category_build(seed: int, price_unit: int, empty_category: bool) -> None:
     """The one-sort index equals the plain per-category one, ties and all-inactive categories included
-    (and prices too large for one int64 sort key)."""
+    (and prices too large for one int64 sort key, and a category without any product)."""
     from ecap.generator.catalog import _PickIndex
 
     rng = np.random.default_rng(seed)
     n = 300
     category = rng.integers(0, len(schemas.CATEGORY_PRICE_RANGES), size=n).astype(np.int64)
     category[: len(schemas.CATEGORY_PRICE_RANGES)] = np.arange(len(schemas.CATEGORY_PRICE_RANGES))
+    if empty_category:
+        category[category == 2] = 3  # category 2 has no product: it sells the whole catalog
     status = rng.integers(0, 3, size=n).astype(np.int64)
     status[category == 1] = 2  # a category with no active product sells all of its products
     price = rng.integers(1, 40, size=n).astype(np.int64) * price_unit  # many ties
     fast = _PickIndex.build(category, status, price)
-    plain = _PickIndex._build_per_category(category, status, price)
-    for name in ("members", "prices", "keys", "starts", "ends"):
-        np.testing.assert_array_equal(getattr(fast, name), getattr(plain, name))
+    plain = plain_pick_index(category, status, price)
+    for name, expected in zip(("members", "prices", "keys", "starts", "ends"), plain, strict=True):
+        np.testing.assert_array_equal(getattr(fast, name), expected)
