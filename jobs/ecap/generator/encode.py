@@ -108,13 +108,6 @@ def rfc3339_chars(epoch_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8] | No
     return chars
 
 
-def money(cents: int) -> str:
-    """A JSON number with exactly two decimals, from integer cents (no binary float on the way)."""
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
 def json_str(text: str | None) -> str:
     """A JSON string literal (or ``null``), escaped once when a pool is built."""
     return "null" if text is None else json.dumps(text, ensure_ascii=False)
@@ -124,8 +117,9 @@ _POWERS_OF_TEN: Final = 10 ** np.arange(19, dtype=np.int64)
 
 
 def money_column(cents: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bytes_], npt.NDArray[np.int64]]:
-    """``money`` of each value as a fixed-width bytes array (text left-aligned; numpy drops the NUL
-    padding when it makes ``bytes`` objects of it), with each text's length: no Python per value."""
+    """Each value of integer cents as a JSON number with exactly two decimals (no binary float on the
+    way), as a fixed-width bytes array (text left-aligned; numpy drops the NUL padding when it makes
+    ``bytes`` objects of it), with each text's length: no Python per value."""
     values = np.asarray(cents, dtype=np.int64)
     n = values.size
     negative = values < 0
